@@ -1,0 +1,252 @@
+//! Per-entity sliding state: a ring of per-hop buckets plus exact distinct counters.
+//!
+//! Each hop (default 0.5 s) has one [`Bucket`] of additive counters. A window of width
+//! `m` hops is the sum of the last `m` buckets, so every width is served by one ring.
+//! Distinct counts use a last-seen map: each key remembers the hop it was last seen in,
+//! and each bucket counts the keys whose last sighting is in it. The number of distinct
+//! keys in a window is then the sum of those counts over the window's buckets — exact,
+//! O(1) per packet, with no per-window set unions.
+
+use ahash::RandomState;
+use hashbrown::HashMap;
+
+/// Hasher with fixed seeds: iteration order, and so any output, is reproducible.
+pub(crate) fn fixed_hasher() -> RandomState {
+    RandomState::with_seeds(0x5eed_0001, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004)
+}
+
+/// The distinct-key trackers every entity has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Tracker {
+    /// (protocol, destination port) pairs sent to.
+    Dports,
+    /// Hosts sent to.
+    DstHosts,
+    /// Hosts that sent to the entity.
+    SrcHosts,
+    /// Peers in either direction.
+    Peers,
+    /// Own (protocol, port) pairs that received packets.
+    LocalPorts,
+}
+
+pub(crate) const N_TRACKERS: usize = 5;
+
+/// Additive counters for one entity over one hop.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Bucket {
+    pub pkts_out: u64,
+    pub pkts_in: u64,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmp: u64,
+    pub syn_out: u64,
+    pub syn_in: u64,
+    pub synack_out: u64,
+    pub synack_in: u64,
+    pub rst_out: u64,
+    pub rst_in: u64,
+    pub unreach_in: u64,
+    pub echo_out: u64,
+    /// UDP packets sent to a (proto, port) not seen within the horizon.
+    pub udp_new_out: u64,
+    pub fragments: u64,
+    pub size_sum: u64,
+    pub size_sq_sum: u128,
+    /// Keys whose last sighting is in this hop, per tracker.
+    pub distinct_last: [u32; N_TRACKERS],
+    /// Destination ports first seen (within the horizon) in this hop.
+    pub new_dports: u32,
+}
+
+impl Bucket {
+    pub fn add(&mut self, o: &Bucket) {
+        self.pkts_out += o.pkts_out;
+        self.pkts_in += o.pkts_in;
+        self.bytes_out += o.bytes_out;
+        self.bytes_in += o.bytes_in;
+        self.tcp += o.tcp;
+        self.udp += o.udp;
+        self.icmp += o.icmp;
+        self.syn_out += o.syn_out;
+        self.syn_in += o.syn_in;
+        self.synack_out += o.synack_out;
+        self.synack_in += o.synack_in;
+        self.rst_out += o.rst_out;
+        self.rst_in += o.rst_in;
+        self.unreach_in += o.unreach_in;
+        self.echo_out += o.echo_out;
+        self.udp_new_out += o.udp_new_out;
+        self.fragments += o.fragments;
+        self.size_sum += o.size_sum;
+        self.size_sq_sum += o.size_sq_sum;
+        for i in 0..N_TRACKERS {
+            self.distinct_last[i] += o.distinct_last[i];
+        }
+        self.new_dports += o.new_dports;
+    }
+}
+
+/// What [`EntityState::see_key`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// Already seen within the horizon.
+    Again,
+    /// Not seen within the horizon (a "new" key).
+    New,
+}
+
+/// Sliding state of one entity (a host, or the whole network for the global row).
+pub(crate) struct EntityState {
+    /// Ring of buckets, index = hop % len.
+    ring: Box<[Bucket]>,
+    /// Latest hop this entity has a bucket for; buckets for later hops are stale.
+    pub cur_hop: u64,
+    keys: [HashMap<u128, u64, RandomState>; N_TRACKERS],
+}
+
+impl EntityState {
+    pub fn new(n_buckets: usize, hop: u64) -> Self {
+        EntityState {
+            ring: vec![Bucket::default(); n_buckets].into_boxed_slice(),
+            cur_hop: hop,
+            keys: std::array::from_fn(|_| HashMap::with_hasher(fixed_hasher())),
+        }
+    }
+
+    #[inline]
+    fn n(&self) -> u64 {
+        self.ring.len() as u64
+    }
+
+    /// Moves the entity to `hop`, clearing buckets that now represent new hops.
+    #[inline]
+    pub fn roll_to(&mut self, hop: u64) {
+        if hop <= self.cur_hop {
+            return;
+        }
+        let n = self.n();
+        let steps = (hop - self.cur_hop).min(n);
+        for h in (hop + 1 - steps)..=hop {
+            self.ring[(h % n) as usize] = Bucket::default();
+        }
+        self.cur_hop = hop;
+    }
+
+    /// The bucket of the current hop (call [`Self::roll_to`] first).
+    #[inline]
+    pub fn current(&mut self) -> &mut Bucket {
+        let n = self.n();
+        &mut self.ring[(self.cur_hop % n) as usize]
+    }
+
+    /// Records a sighting of `key` in tracker `t` at the current hop.
+    ///
+    /// `cap` bounds the map: when full, an unseen key is counted as new and distinct
+    /// but not remembered (counted in `saturated`), so memory stays bounded under a
+    /// scan of every port of every host.
+    #[inline]
+    pub fn see_key(&mut self, t: Tracker, key: u128, cap: usize, saturated: &mut u64) -> Seen {
+        let n = self.n();
+        let hop = self.cur_hop;
+        let ti = t as usize;
+        let map = &mut self.keys[ti];
+        let len = map.len();
+        let seen = match map.get_mut(&key) {
+            Some(last) if hop - *last < n => {
+                if *last != hop {
+                    self.ring[(*last % n) as usize].distinct_last[ti] -= 1;
+                    *last = hop;
+                    self.ring[(hop % n) as usize].distinct_last[ti] += 1;
+                }
+                Seen::Again
+            }
+            Some(last) => {
+                *last = hop;
+                self.ring[(hop % n) as usize].distinct_last[ti] += 1;
+                Seen::New
+            }
+            None => {
+                if len >= cap {
+                    *saturated += 1;
+                } else {
+                    map.insert(key, hop);
+                }
+                self.ring[(hop % n) as usize].distinct_last[ti] += 1;
+                Seen::New
+            }
+        };
+        if seen == Seen::New && t == Tracker::Dports {
+            self.ring[(hop % n) as usize].new_dports += 1;
+        }
+        seen
+    }
+
+    /// Sums the buckets of the `m` hops ending at `end_hop` into `out`.
+    pub fn window_sum(&self, end_hop: u64, m: u64, out: &mut Bucket) {
+        *out = Bucket::default();
+        let n = self.n();
+        let oldest_valid = self.cur_hop.saturating_sub(n - 1);
+        let first = end_hop.saturating_sub(m - 1).max(oldest_valid);
+        let last = end_hop.min(self.cur_hop);
+        if first > last {
+            return;
+        }
+        for h in first..=last {
+            out.add(&self.ring[(h % n) as usize]);
+        }
+    }
+
+    /// True when no window ending at `end_hop` or later can include this entity's
+    /// packets.
+    pub fn is_idle_after(&self, end_hop: u64) -> bool {
+        self.cur_hop + self.n() <= end_hop
+    }
+
+    /// Drops remembered keys that fell out of the horizon, when they dominate a map.
+    pub fn sweep_keys(&mut self) {
+        let n = self.n();
+        let hop = self.cur_hop;
+        for ti in 0..N_TRACKERS {
+            let live: u64 = self.ring.iter().map(|b| b.distinct_last[ti] as u64).sum();
+            let map = &mut self.keys[ti];
+            if map.len() as u64 > 2 * live + 32 {
+                map.retain(|_, last| hop - *last < n);
+                map.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Approximate heap bytes held (for the memory-bound documentation and tests).
+    pub fn heap_bytes(&self) -> usize {
+        self.ring.len() * std::mem::size_of::<Bucket>()
+            + self.keys.iter().map(|m| m.capacity() * 32).sum::<usize>()
+    }
+}
+
+/// Key for a (protocol, port) pair.
+#[inline]
+pub(crate) fn port_key(proto: u8, port: u16) -> u128 {
+    ((proto as u128) << 16) | port as u128
+}
+
+/// A hashable, orderable key for any address (IPv4 as IPv4-mapped IPv6).
+#[inline]
+pub(crate) fn addr_key(a: std::net::IpAddr) -> u128 {
+    match a {
+        std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        std::net::IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// Inverse of [`addr_key`].
+pub(crate) fn key_addr(k: u128) -> std::net::IpAddr {
+    let v6 = std::net::Ipv6Addr::from(k);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => std::net::IpAddr::V4(v4),
+        None => std::net::IpAddr::V6(v6),
+    }
+}

@@ -1,0 +1,255 @@
+//! Engine tests: hand-checked windows, a brute-force reference, and properties.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use capture::{ip_proto, tcp_flag, PacketRecord};
+use proptest::prelude::*;
+
+use super::*;
+
+const S: u64 = 1_000_000_000;
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
+}
+
+fn pkt(ts_ns: u64, src: u8, dst: u8, proto: u8, dport: u16, flags: u8) -> PacketRecord {
+    PacketRecord {
+        ts_ns,
+        src: ip(src),
+        dst: ip(dst),
+        src_port: if proto == ip_proto::ICMP { 0 } else { 40000 },
+        dst_port: if proto == ip_proto::ICMP { 0 } else { dport },
+        proto,
+        tcp_flags: if proto == ip_proto::TCP { flags } else { 0 },
+        icmp_type: if proto == ip_proto::ICMP { 3 } else { 0 },
+        icmp_code: 0,
+        wire_len: 60 + dport as u32 % 100,
+        cap_len: 60,
+        fragment: false,
+    }
+}
+
+fn run(cfg: WindowConfig, pkts: &[PacketRecord]) -> Vec<FeatureRow> {
+    let mut e = WindowEngine::new(cfg).unwrap();
+    let mut rows: Vec<FeatureRow> = Vec::new();
+    for p in pkts {
+        e.push(p, &mut rows);
+    }
+    e.finish(&mut rows);
+    rows
+}
+
+fn val(schema: &FeatureSchema, row: &FeatureRow, name: &str) -> f64 {
+    row.values[schema.index_of(name).unwrap()]
+}
+
+#[test]
+fn a_syn_scan_shows_at_scanner_and_victim() {
+    let base = 1_000 * S;
+    let pkts: Vec<_> = (1..=10u16)
+        .map(|p| pkt(base + p as u64 * 1_000_000, 1, 2, ip_proto::TCP, p, tcp_flag::SYN))
+        .collect();
+    let rows = run(WindowConfig::default(), &pkts);
+    let schema = FeatureSchema::for_widths(&[2.0]);
+    // Windows ending at base+0.5, 1.0, 1.5, 2.0 contain the packets; 2.5 does not.
+    let scanner: Vec<_> = rows.iter().filter(|r| r.entity == Entity::Host(ip(1))).collect();
+    assert_eq!(scanner.len(), 4);
+    assert_eq!(scanner[0].window_end_ns, base + S / 2);
+    assert_eq!(scanner[3].window_end_ns, base + 2 * S);
+    for r in &scanner {
+        assert_eq!(val(&schema, r, "uniq_dports"), 10.0);
+        assert_eq!(val(&schema, r, "syn_out"), 10.0);
+        assert_eq!(val(&schema, r, "conn_rate"), 5.0);
+        assert_eq!(val(&schema, r, "uniq_dst_hosts"), 1.0);
+    }
+    assert_eq!(val(&schema, scanner[0], "new_dport_rate"), 5.0);
+    let victim: Vec<_> = rows.iter().filter(|r| r.entity == Entity::Host(ip(2))).collect();
+    assert_eq!(victim.len(), 4);
+    assert_eq!(val(&schema, victim[0], "syn_in"), 10.0);
+    assert_eq!(val(&schema, victim[0], "uniq_local_ports"), 10.0);
+    assert_eq!(val(&schema, victim[0], "uniq_src_hosts"), 1.0);
+    // Global row first in each window, then hosts in address order.
+    assert_eq!(rows[0].entity, Entity::Global);
+    assert_eq!(rows[1].entity, Entity::Host(ip(1)));
+}
+
+#[test]
+fn repeated_keys_in_different_hops_count_once() {
+    let pkts = [
+        pkt(10 * S, 1, 2, ip_proto::UDP, 53, 0),
+        pkt(10 * S + S / 2 + 1, 1, 2, ip_proto::UDP, 53, 0),
+        pkt(11 * S + 1, 1, 3, ip_proto::UDP, 123, 0),
+    ];
+    let rows = run(WindowConfig::default(), &pkts);
+    let schema = FeatureSchema::for_widths(&[2.0]);
+    let at_11_5 = rows
+        .iter()
+        .find(|r| r.entity == Entity::Host(ip(1)) && r.window_end_ns == 11 * S + S / 2)
+        .unwrap();
+    assert_eq!(val(&schema, at_11_5, "uniq_dports"), 2.0);
+    assert_eq!(val(&schema, at_11_5, "uniq_dst_hosts"), 2.0);
+    assert_eq!(val(&schema, at_11_5, "pkts_out"), 3.0);
+    // UDP "attempts" are new (proto, port) pairs: 53 once, 123 once.
+    assert_eq!(val(&schema, at_11_5, "conn_rate"), 1.0);
+}
+
+#[test]
+fn a_gap_emits_nothing_in_between_and_late_packets_are_counted() {
+    let pkts = [
+        pkt(5 * S, 1, 2, ip_proto::TCP, 80, tcp_flag::SYN),
+        pkt(5_000 * S, 1, 2, ip_proto::TCP, 80, tcp_flag::SYN),
+        pkt(4_999 * S, 1, 2, ip_proto::TCP, 80, tcp_flag::SYN),
+    ];
+    let mut e = WindowEngine::new(WindowConfig::default()).unwrap();
+    let mut rows: Vec<FeatureRow> = Vec::new();
+    for p in &pkts {
+        e.push(p, &mut rows);
+    }
+    e.finish(&mut rows);
+    assert_eq!(e.stats().late_packets, 1);
+    assert!(rows.iter().all(|r| r.window_end_ns <= 7 * S || r.window_end_ns > 5_000 * S));
+    // 3 entities (global + 2 hosts) × 4 windows, twice.
+    assert_eq!(rows.len(), 24);
+}
+
+#[test]
+fn the_host_cap_bounds_state_and_counts_what_it_leaves_out() {
+    let mut cfg = WindowConfig::default();
+    cfg.max_hosts = 3;
+    let pkts: Vec<_> = (1..=50u8)
+        .map(|i| pkt(S + i as u64 * 1000, i, 200, ip_proto::TCP, 80, tcp_flag::SYN))
+        .collect();
+    let mut e = WindowEngine::new(cfg).unwrap();
+    let mut rows: Vec<FeatureRow> = Vec::new();
+    for p in &pkts {
+        e.push(p, &mut rows);
+    }
+    assert_eq!(e.hosts_tracked(), 3);
+    // Host 1 and 200 admitted first, then host 2; the other 48 senders are untracked.
+    assert_eq!(e.stats().untracked_host_sides, 48);
+    e.finish(&mut rows);
+    let schema = e.schema().clone();
+    let global = rows.iter().find(|r| r.entity == Entity::Global).unwrap();
+    assert_eq!(val(&schema, global, "pkts_out"), 50.0);
+    assert_eq!(val(&schema, global, "uniq_src_hosts"), 50.0);
+    let victim = rows.iter().find(|r| r.entity == Entity::Host(ip(200))).unwrap();
+    assert_eq!(val(&schema, victim, "syn_in"), 50.0);
+}
+
+#[test]
+fn multi_scale_rows_carry_every_width() {
+    let mut cfg = WindowConfig::default();
+    cfg.widths_s = vec![1.0, 10.0];
+    let pkts: Vec<_> = (0..40u64)
+        .map(|i| pkt(100 * S + i * S / 4, 1, 2, ip_proto::TCP, 80, tcp_flag::SYN))
+        .collect();
+    let rows = run(cfg, &pkts);
+    let schema = FeatureSchema::for_widths(&[1.0, 10.0]);
+    let r = rows
+        .iter()
+        .find(|r| r.entity == Entity::Host(ip(1)) && r.window_end_ns == 110 * S)
+        .unwrap();
+    assert_eq!(val(&schema, r, "syn_out_1s"), 4.0);
+    assert_eq!(val(&schema, r, "syn_out_10s"), 40.0);
+    assert_eq!(r.width_s, 1.0);
+}
+
+// ---- properties -------------------------------------------------------------------
+
+fn arb_packets() -> impl Strategy<Value = Vec<PacketRecord>> {
+    prop::collection::vec(
+        (0u64..900_000_000, 1u8..7, 1u8..7, 0usize..3, 1u16..12, 0u8..32),
+        1..120,
+    )
+    .prop_map(|raw| {
+        let mut ts = 1_700_000_000 * S;
+        raw.into_iter()
+            .map(|(dt, s, d, p, port, flags)| {
+                ts += dt;
+                let proto = [ip_proto::TCP, ip_proto::UDP, ip_proto::ICMP][p];
+                pkt(ts, s, d, proto, port, flags)
+            })
+            .collect()
+    })
+}
+
+/// Brute force over the packet list for one row.
+fn reference(pkts: &[PacketRecord], row: &FeatureRow, width_ns: u64) -> [f64; 6] {
+    use std::collections::BTreeSet;
+    let lo = row.window_end_ns.saturating_sub(width_ns);
+    let inside = pkts.iter().filter(|p| p.ts_ns >= lo && p.ts_ns < row.window_end_ns);
+    let Entity::Host(me) = row.entity else { return [0.0; 6] };
+    let (mut out, mut inn) = (0.0, 0.0);
+    let (mut dports, mut dsts, mut srcs, mut peers) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for p in inside {
+        if p.src == me {
+            out += 1.0;
+            if p.proto != ip_proto::ICMP {
+                dports.insert((p.proto, p.dst_port));
+            }
+            dsts.insert(p.dst);
+            peers.insert(p.dst);
+        }
+        if p.dst == me {
+            inn += 1.0;
+            srcs.insert(p.src);
+            peers.insert(p.src);
+        }
+    }
+    [
+        out,
+        inn,
+        dports.len() as f64,
+        dsts.len() as f64,
+        srcs.len() as f64,
+        peers.len() as f64,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn rows_equal_a_brute_force_reference(pkts in arb_packets()) {
+        let rows = run(WindowConfig::default(), &pkts);
+        let schema = FeatureSchema::for_widths(&[2.0]);
+        let names = ["pkts_out", "pkts_in", "uniq_dports", "uniq_dst_hosts", "uniq_src_hosts", "unique_ips"];
+        for row in rows.iter().filter(|r| r.entity != Entity::Global) {
+            let want = reference(&pkts, row, 2 * S);
+            for (i, n) in names.iter().enumerate() {
+                prop_assert_eq!(val(&schema, row, n), want[i], "{} at {} for {}", n, row.window_end_ns, row.entity);
+            }
+        }
+    }
+
+    #[test]
+    fn rows_do_not_depend_on_chunking_or_clock_ticks(pkts in arb_packets(), cuts in prop::collection::vec(0usize..120, 0..10)) {
+        let whole = run(WindowConfig::default(), &pkts);
+        let mut e = WindowEngine::new(WindowConfig::default()).unwrap();
+        let mut rows: Vec<FeatureRow> = Vec::new();
+        for (i, p) in pkts.iter().enumerate() {
+            if cuts.contains(&i) {
+                // A live timer firing between packets, at a time before the next one.
+                e.advance_to(p.ts_ns, &mut rows);
+            }
+            e.push(p, &mut rows);
+        }
+        e.finish(&mut rows);
+        prop_assert_eq!(whole, rows);
+    }
+
+    #[test]
+    fn tumbling_window_counts_sum_to_the_input(pkts in arb_packets()) {
+        let cfg = WindowConfig { widths_s: vec![0.5], hop_s: 0.5, ..WindowConfig::default() };
+        let rows = run(cfg, &pkts);
+        let schema = FeatureSchema::for_widths(&[0.5]);
+        let global: f64 = rows.iter().filter(|r| r.entity == Entity::Global).map(|r| val(&schema, r, "pkts_out")).sum();
+        let sent: f64 = rows.iter().filter(|r| r.entity != Entity::Global).map(|r| val(&schema, r, "pkts_out")).sum();
+        let received: f64 = rows.iter().filter(|r| r.entity != Entity::Global).map(|r| val(&schema, r, "pkts_in")).sum();
+        prop_assert_eq!(global, pkts.len() as f64);
+        prop_assert_eq!(sent, pkts.len() as f64);
+        prop_assert_eq!(received, pkts.len() as f64);
+    }
+}
