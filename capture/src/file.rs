@@ -68,10 +68,19 @@ impl CaptureFile {
             source,
         })?;
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if file_len == 0 {
-            return Err(CaptureError::Empty { path });
-        }
-        let reader = match pcap_parser::create_reader(BUFFER_BYTES, file) {
+        Self::from_reader(path, file, file_len)
+    }
+
+    /// Reads a capture from any byte stream; `name` is used in errors, `len` for
+    /// progress (0 when unknown).
+    pub fn from_reader(
+        name: impl Into<PathBuf>,
+        input: impl std::io::Read + Send + 'static,
+        len: u64,
+    ) -> Result<Self, CaptureError> {
+        let path = name.into();
+        let file_len = len;
+        let reader = match pcap_parser::create_reader(BUFFER_BYTES, input) {
             Ok(r) => r,
             Err(PcapError::Eof) => return Err(CaptureError::Empty { path }),
             Err(PcapError::ReadError) => {

@@ -10,3 +10,7 @@ pub mod engine;
 pub mod labels;
 pub mod simulate;
 pub mod table;
+pub mod cli;
+pub mod pipeline;
+pub mod progress;
+pub mod sources;

@@ -1,0 +1,170 @@
+//! The `workbench` binary: argument handling and wiring only.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use workbench::cli::{Cli, Command, FeaturesArgs, SchemaArgs, SimulateArgs};
+use workbench::engine::{FeatureSchema, WindowEngine, BASE_FEATURES};
+use workbench::pipeline::{self, Input, RunSummary};
+use workbench::progress::Progress;
+use workbench::simulate::{self, Scenario};
+use workbench::sources::{expand_inputs, SimSource};
+use workbench::table::TableWriter;
+
+/// Exit status when some inputs failed but the rest was processed.
+const EXIT_PARTIAL: u8 = 3;
+/// Exit status on error.
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Features(a) => features(&cli, a),
+        Command::Simulate(a) => simulate_cmd(&cli, a),
+        Command::Schema(a) => schema(&cli, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (e.g. `| head`) is not an error worth reporting.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn features(cli: &Cli, a: &FeaturesArgs) -> Result<ExitCode> {
+    let cfg = a.window.config();
+    let mut engine = WindowEngine::new(cfg).context("invalid window settings")?;
+    let inputs: Vec<Input> = match a.simulate {
+        Some(scenario) => {
+            let sim = a.sim.config(scenario);
+            vec![Input::Source(
+                format!("simulated {} ({} s, seed {})", scenario.name(), sim.seconds, sim.seed),
+                Box::new(SimSource::new(&sim)),
+            )]
+        }
+        None => expand_inputs(&a.inputs)?.into_iter().map(Input::File).collect(),
+    };
+    let mut writer = TableWriter::create(&a.out, engine.schema())?;
+    let progress = Progress::bytes(pipeline::total_bytes(&inputs), cli.global.quiet);
+    let summary = pipeline::run(inputs, &mut engine, &mut writer, &progress);
+    progress.finish();
+    let rows = writer.finish()?;
+    report_run(cli, &summary, Some((&a.out, rows)))
+}
+
+/// Prints the summary of a pipeline run and picks the exit status.
+fn report_run(
+    cli: &Cli,
+    s: &RunSummary,
+    table: Option<(&std::path::Path, u64)>,
+) -> Result<ExitCode> {
+    if cli.global.json {
+        let mut v = serde_json::to_value(s)?;
+        if let Some((path, rows)) = table {
+            v["out"] = serde_json::json!({ "path": path.display().to_string(), "rows": rows });
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for i in &s.inputs {
+            if let Some(e) = &i.error {
+                eprintln!("warning: {e}");
+            }
+        }
+        let rate = s.packets as f64 / s.elapsed_s.max(1e-9);
+        println!(
+            "read {} packets from {} input(s) in {:.2} s ({:.2} Mpkt/s); skipped {} frame(s)",
+            s.packets,
+            s.inputs.len(),
+            s.elapsed_s,
+            rate / 1e6,
+            s.skipped
+        );
+        let skips = s.source_totals.skip_breakdown();
+        if !skips.is_empty() {
+            let parts: Vec<String> = skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("  skipped by reason: {}", parts.join(", "));
+        }
+        let e = &s.engine;
+        println!(
+            "  hosts: {} admitted, peak {}, {} packet sides untracked (host cap); {} late packets",
+            e.hosts_admitted, e.hosts_peak, e.untracked_host_sides, e.late_packets
+        );
+        if let Some((path, rows)) = table {
+            println!("wrote {rows} rows to {}", path.display());
+        }
+    }
+    Ok(match s.failed_inputs() {
+        0 => ExitCode::SUCCESS,
+        n if n == s.inputs.len() && s.packets == 0 => ExitCode::from(EXIT_ERROR),
+        _ => ExitCode::from(EXIT_PARTIAL),
+    })
+}
+
+fn simulate_cmd(cli: &Cli, a: &SimulateArgs) -> Result<ExitCode> {
+    if a.list {
+        for s in Scenario::all() {
+            println!("{:<18} {}", s.name(), s.describe());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(out) = &a.out else {
+        anyhow::bail!("--out DIR is required");
+    };
+    let cfg = a.sim.config(a.scenario);
+    let progress = Progress::bytes(0, cli.global.quiet);
+    let summary = simulate::write_scenario(&cfg, out, &mut |frames| {
+        if frames & 0xffff == 0 {
+            progress.message(format!("{frames} frames"));
+        }
+    })?;
+    progress.finish();
+    if cli.global.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "frames": summary.frames, "bytes": summary.bytes, "episodes": summary.episodes,
+                "pcap": summary.pcap, "labels": summary.labels,
+            })
+        );
+    } else {
+        println!(
+            "wrote {} frames ({} bytes) to {} and {} episode(s) to {}",
+            summary.frames,
+            summary.bytes,
+            summary.pcap.display(),
+            summary.episodes,
+            summary.labels.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schema(cli: &Cli, a: &SchemaArgs) -> Result<ExitCode> {
+    let cfg = a.window.config();
+    cfg.validate()?;
+    let schema = FeatureSchema::for_widths(&cfg.widths_s);
+    if cli.global.json {
+        println!("{}", serde_json::to_string_pretty(&schema)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "feature schema {} ({} columns; entity rows per host plus `*` for the whole network)",
+        schema.fingerprint(),
+        schema.len()
+    );
+    for (i, name) in schema.names.iter().enumerate() {
+        let def = &BASE_FEATURES[i % BASE_FEATURES.len()];
+        println!("{:<34} {:<7} {}", name, def.unit, def.doc);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,194 @@
+//! Writing feature rows as Parquet or CSV with polars, in bounded batches.
+//!
+//! Columns: `window_end` (epoch seconds, end of the window, exclusive), `entity` (an
+//! address, or `*` for the global row), `window_s` (primary width, seconds), then the
+//! schema's features. Rows are buffered column-wise and flushed every
+//! [`BATCH_ROWS`] rows, so memory does not grow with the input.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::{
+    Column, CsvReader, CsvWriter, DataFrame, DataType, ParquetCompression, ParquetReader,
+    ParquetWriter, Schema, SerReader, SerWriter,
+};
+
+use crate::engine::{FeatureSchema, RowRef, RowSink};
+
+/// Rows buffered before a batch is written.
+pub const BATCH_ROWS: usize = 65_536;
+
+/// Output format, chosen by file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Apache Parquet (`.parquet`, `.pq`), zstd-compressed.
+    Parquet,
+    /// Comma-separated text with a header (`.csv`).
+    Csv,
+}
+
+impl TableFormat {
+    /// The format for a path's extension.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("parquet") | Some("pq") => Ok(TableFormat::Parquet),
+            Some("csv") => Ok(TableFormat::Csv),
+            _ => bail!(
+                "{}: unknown table format; use a .parquet or .csv extension",
+                path.display()
+            ),
+        }
+    }
+}
+
+enum Inner {
+    Parquet(polars::io::parquet::write::BatchedWriter<BufWriter<File>>),
+    Csv(polars::io::csv::write::BatchedWriter<BufWriter<File>>),
+}
+
+/// A [`RowSink`] that writes a feature table file.
+pub struct TableWriter {
+    path: PathBuf,
+    inner: Inner,
+    names: Vec<String>,
+    window_end: Vec<f64>,
+    entity: Vec<String>,
+    width: Vec<f64>,
+    columns: Vec<Vec<f64>>,
+    rows: u64,
+    error: Option<anyhow::Error>,
+}
+
+impl TableWriter {
+    /// Creates the file (and its directory) for rows of `schema`.
+    pub fn create(path: &Path, schema: &FeatureSchema) -> Result<Self> {
+        let format = TableFormat::from_path(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating directory {}", dir.display()))?;
+        }
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let pl_schema = polars_schema(schema);
+        let inner = match format {
+            TableFormat::Parquet => Inner::Parquet(
+                ParquetWriter::new(out)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .batched(&pl_schema)
+                    .with_context(|| format!("starting Parquet file {}", path.display()))?,
+            ),
+            TableFormat::Csv => Inner::Csv(
+                CsvWriter::new(out)
+                    .include_header(true)
+                    .batched(&pl_schema)
+                    .with_context(|| format!("starting CSV file {}", path.display()))?,
+            ),
+        };
+        Ok(TableWriter {
+            path: path.to_path_buf(),
+            inner,
+            names: schema.names.clone(),
+            window_end: Vec::with_capacity(BATCH_ROWS),
+            entity: Vec::with_capacity(BATCH_ROWS),
+            width: Vec::with_capacity(BATCH_ROWS),
+            columns: vec![Vec::with_capacity(BATCH_ROWS); schema.len()],
+            rows: 0,
+            error: None,
+        })
+    }
+
+    /// Rows accepted so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.window_end.is_empty() {
+            return Ok(());
+        }
+        let height = self.window_end.len();
+        let mut cols: Vec<Column> = Vec::with_capacity(self.columns.len() + 3);
+        cols.push(Column::new("window_end".into(), std::mem::take(&mut self.window_end)));
+        cols.push(Column::new("entity".into(), std::mem::take(&mut self.entity)));
+        cols.push(Column::new("window_s".into(), std::mem::take(&mut self.width)));
+        for (name, col) in self.names.iter().zip(self.columns.iter_mut()) {
+            cols.push(Column::new(name.as_str().into(), std::mem::take(col)));
+        }
+        let df = DataFrame::new(height, cols)?;
+        match &mut self.inner {
+            Inner::Parquet(w) => w.write_batch(&df)?,
+            Inner::Csv(w) => w.write_batch(&df)?,
+        }
+        self.window_end.reserve(BATCH_ROWS);
+        self.entity.reserve(BATCH_ROWS);
+        self.width.reserve(BATCH_ROWS);
+        for c in &mut self.columns {
+            c.reserve(BATCH_ROWS);
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and closes the file; returns the number of rows.
+    pub fn finish(mut self) -> Result<u64> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.flush()
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        match &mut self.inner {
+            Inner::Parquet(w) => {
+                w.finish()?;
+            }
+            Inner::Csv(w) => w.finish()?,
+        }
+        Ok(self.rows)
+    }
+}
+
+impl RowSink for TableWriter {
+    fn accept(&mut self, row: RowRef<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        self.window_end.push(row.window_end_ns as f64 / 1e9);
+        self.entity.push(row.entity.to_string());
+        self.width.push(row.width_s);
+        for (col, v) in self.columns.iter_mut().zip(row.values) {
+            col.push(*v);
+        }
+        self.rows += 1;
+        if self.window_end.len() >= BATCH_ROWS {
+            if let Err(e) = self.flush() {
+                self.error = Some(e.context(format!("writing {}", self.path.display())));
+            }
+        }
+    }
+}
+
+fn polars_schema(schema: &FeatureSchema) -> Schema {
+    let mut s = Schema::default();
+    s.insert("window_end".into(), DataType::Float64);
+    s.insert("entity".into(), DataType::String);
+    s.insert("window_s".into(), DataType::Float64);
+    for n in &schema.names {
+        s.insert(n.as_str().into(), DataType::Float64);
+    }
+    s
+}
+
+/// Reads a feature table written by [`TableWriter`] (either format) into a DataFrame.
+pub fn read_table(path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let df = match TableFormat::from_path(path)? {
+        TableFormat::Parquet => ParquetReader::new(file).finish(),
+        TableFormat::Csv => CsvReader::new(file).finish(),
+    };
+    df.with_context(|| format!("reading {}", path.display()))
+}
