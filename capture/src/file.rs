@@ -51,6 +51,8 @@ pub struct CaptureFile {
     interfaces: Vec<Interface>,
     /// Last timestamp seen, for Simple Packet Blocks, which carry none.
     last_ts_ns: u64,
+    /// Byte order of the current pcapng section.
+    ng_big_endian: bool,
     file_len: u64,
     stats: SourceStats,
     done: bool,
@@ -105,6 +107,7 @@ impl CaptureFile {
             legacy: None,
             interfaces: Vec::new(),
             last_ts_ns: 0,
+            ng_big_endian: false,
             file_len,
             stats: SourceStats::default(),
             done: false,
@@ -173,6 +176,25 @@ impl CaptureFile {
         Ok(())
     }
 
+    /// pcap-parser 0.17 underflows (and panics with overflow checks) on a pcapng block
+    /// whose length field is below the 12-byte minimum; such a block is corrupt, so it
+    /// is refused before the parser sees it. Found by `fuzz/capture_file`.
+    fn invalid_ng_block_len(&self) -> Option<String> {
+        if self.format != Some(CaptureFormat::PcapNg) {
+            return None;
+        }
+        let data = self.reader.data();
+        let raw: [u8; 4] = data.get(4..8)?.try_into().ok()?;
+        let len = if self.ng_big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        };
+        let is_section_header = data.get(0..4) == Some(&[0x0a, 0x0d, 0x0d, 0x0a]);
+        (len < 12 && !is_section_header)
+            .then(|| format!("pcapng block length {len} is below the 12-byte minimum"))
+    }
+
     fn truncated(&self) -> CaptureError {
         CaptureError::Truncated {
             path: self.path.clone(),
@@ -203,6 +225,10 @@ impl PacketSource for CaptureFile {
             return Ok(None);
         }
         loop {
+            if let Some(detail) = self.invalid_ng_block_len() {
+                self.done = true;
+                return Err(self.corrupt(detail));
+            }
             let (consumed, step) = match self.reader.next() {
                 Ok((n, block)) => {
                     let step = match block {
@@ -220,9 +246,10 @@ impl PacketSource for CaptureFile {
                             None => Step::Nothing,
                         },
                         PcapBlockOwned::LegacyHeader(_) => Step::Nothing,
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
-                            // Interface ids are per section.
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                            // Interface ids and byte order are per section.
                             self.interfaces.clear();
+                            self.ng_big_endian = shb.big_endian();
                             Step::Nothing
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {

@@ -141,3 +141,14 @@ fn random_bytes_after_a_valid_header_never_panic() {
         let _ = drain(&path);
     }
 }
+
+/// Regression (found by fuzz/capture_file): a pcapng Process Information Block with a
+/// length field below 12 made pcap-parser 0.17 underflow and panic.
+#[test]
+fn regression_pcapng_block_shorter_than_its_header_is_corrupt_not_a_panic() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/fuzz-pcapng-short-block-len.pcapng");
+    let (_, err) = drain(&path);
+    let msg = err.expect("an error").to_string();
+    assert!(msg.contains("below the 12-byte minimum"), "{msg}");
+}
