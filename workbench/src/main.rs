@@ -1,5 +1,6 @@
 //! The `workbench` binary: argument handling and wiring only.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -48,11 +49,19 @@ fn features(cli: &Cli, a: &FeaturesArgs) -> Result<ExitCode> {
         Some(scenario) => {
             let sim = a.sim.config(scenario);
             vec![Input::Source(
-                format!("simulated {} ({} s, seed {})", scenario.name(), sim.seconds, sim.seed),
+                format!(
+                    "simulated {} ({} s, seed {})",
+                    scenario.name(),
+                    sim.seconds,
+                    sim.seed
+                ),
                 Box::new(SimSource::new(&sim)),
             )]
         }
-        None => expand_inputs(&a.inputs)?.into_iter().map(Input::File).collect(),
+        None => expand_inputs(&a.inputs)?
+            .into_iter()
+            .map(Input::File)
+            .collect(),
     };
     let mut writer = TableWriter::create(&a.out, engine.schema())?;
     let progress = Progress::bytes(pipeline::total_bytes(&inputs), cli.global.quiet);
@@ -73,7 +82,7 @@ fn report_run(
         if let Some((path, rows)) = table {
             v["out"] = serde_json::json!({ "path": path.display().to_string(), "rows": rows });
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         for i in &s.inputs {
             if let Some(e) = &i.error {
@@ -81,26 +90,35 @@ fn report_run(
             }
         }
         let rate = s.packets as f64 / s.elapsed_s.max(1e-9);
-        println!(
+        writeln!(
+            std::io::stdout(),
             "read {} packets from {} input(s) in {:.2} s ({:.2} Mpkt/s); skipped {} frame(s)",
             s.packets,
             s.inputs.len(),
             s.elapsed_s,
             rate / 1e6,
             s.skipped
-        );
+        )?;
         let skips = s.source_totals.skip_breakdown();
         if !skips.is_empty() {
             let parts: Vec<String> = skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            println!("  skipped by reason: {}", parts.join(", "));
+            writeln!(
+                std::io::stdout(),
+                "  skipped by reason: {}",
+                parts.join(", ")
+            )?;
         }
         let e = &s.engine;
-        println!(
+        writeln!(
+            std::io::stdout(),
             "  hosts: {} admitted, peak {}, {} packet sides untracked (host cap); {} late packets",
-            e.hosts_admitted, e.hosts_peak, e.untracked_host_sides, e.late_packets
-        );
+            e.hosts_admitted,
+            e.hosts_peak,
+            e.untracked_host_sides,
+            e.late_packets
+        )?;
         if let Some((path, rows)) = table {
-            println!("wrote {rows} rows to {}", path.display());
+            writeln!(std::io::stdout(), "wrote {rows} rows to {}", path.display())?;
         }
     }
     Ok(match s.failed_inputs() {
@@ -113,7 +131,7 @@ fn report_run(
 fn simulate_cmd(cli: &Cli, a: &SimulateArgs) -> Result<ExitCode> {
     if a.list {
         for s in Scenario::all() {
-            println!("{:<18} {}", s.name(), s.describe());
+            writeln!(std::io::stdout(), "{:<18} {}", s.name(), s.describe())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -129,22 +147,24 @@ fn simulate_cmd(cli: &Cli, a: &SimulateArgs) -> Result<ExitCode> {
     })?;
     progress.finish();
     if cli.global.json {
-        println!(
+        writeln!(
+            std::io::stdout(),
             "{}",
             serde_json::json!({
                 "frames": summary.frames, "bytes": summary.bytes, "episodes": summary.episodes,
                 "pcap": summary.pcap, "labels": summary.labels,
             })
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            std::io::stdout(),
             "wrote {} frames ({} bytes) to {} and {} episode(s) to {}",
             summary.frames,
             summary.bytes,
             summary.pcap.display(),
             summary.episodes,
             summary.labels.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -154,17 +174,28 @@ fn schema(cli: &Cli, a: &SchemaArgs) -> Result<ExitCode> {
     cfg.validate()?;
     let schema = FeatureSchema::for_widths(&cfg.widths_s);
     if cli.global.json {
-        println!("{}", serde_json::to_string_pretty(&schema)?);
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&schema)?
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        std::io::stdout(),
         "feature schema {} ({} columns; entity rows per host plus `*` for the whole network)",
         schema.fingerprint(),
         schema.len()
-    );
+    )?;
     for (i, name) in schema.names.iter().enumerate() {
         let def = &BASE_FEATURES[i % BASE_FEATURES.len()];
-        println!("{:<34} {:<7} {}", name, def.unit, def.doc);
+        writeln!(
+            std::io::stdout(),
+            "{:<34} {:<7} {}",
+            name,
+            def.unit,
+            def.doc
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

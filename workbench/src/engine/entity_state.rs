@@ -55,7 +55,9 @@ pub(crate) struct Bucket {
     pub udp_new_out: u64,
     pub fragments: u64,
     pub size_sum: u64,
-    pub size_sq_sum: u128,
+    /// Sum of squared wire lengths (u64: overflows only past ~2^28 max-size packets
+    /// in one hop for one entity).
+    pub size_sq_sum: u64,
     /// Keys whose last sighting is in this hop, per tracker.
     pub distinct_last: [u32; N_TRACKERS],
     /// Destination ports first seen (within the horizon) in this hop.
@@ -82,7 +84,7 @@ impl Bucket {
         self.udp_new_out += o.udp_new_out;
         self.fragments += o.fragments;
         self.size_sum += o.size_sum;
-        self.size_sq_sum += o.size_sq_sum;
+        self.size_sq_sum = self.size_sq_sum.wrapping_add(o.size_sq_sum);
         for i in 0..N_TRACKERS {
             self.distinct_last[i] += o.distinct_last[i];
         }
@@ -101,17 +103,25 @@ pub(crate) enum Seen {
 
 /// Sliding state of one entity (a host, or the whole network for the global row).
 pub(crate) struct EntityState {
-    /// Ring of buckets, index = hop % len.
+    /// Ring of buckets, index = hop & mask. Its length is the horizon rounded up to a
+    /// power of two, so indexing needs no division.
     ring: Box<[Bucket]>,
-    /// Latest hop this entity has a bucket for; buckets for later hops are stale.
+    mask: u64,
+    /// Horizon: the longest window, in hops.
+    horizon: u64,
+    /// The last hop this entity had a packet in (buckets are only rolled on packets);
+    /// buckets for later hops are stale.
     pub cur_hop: u64,
     keys: [HashMap<u128, u64, RandomState>; N_TRACKERS],
 }
 
 impl EntityState {
     pub fn new(n_buckets: usize, hop: u64) -> Self {
+        let len = n_buckets.next_power_of_two();
         EntityState {
-            ring: vec![Bucket::default(); n_buckets].into_boxed_slice(),
+            ring: vec![Bucket::default(); len].into_boxed_slice(),
+            mask: len as u64 - 1,
+            horizon: n_buckets as u64,
             cur_hop: hop,
             keys: std::array::from_fn(|_| HashMap::with_hasher(fixed_hasher())),
         }
@@ -119,7 +129,12 @@ impl EntityState {
 
     #[inline]
     fn n(&self) -> u64 {
-        self.ring.len() as u64
+        self.horizon
+    }
+
+    #[inline]
+    fn slot(&self, hop: u64) -> usize {
+        (hop & self.mask) as usize
     }
 
     /// Moves the entity to `hop`, clearing buckets that now represent new hops.
@@ -128,10 +143,10 @@ impl EntityState {
         if hop <= self.cur_hop {
             return;
         }
-        let n = self.n();
-        let steps = (hop - self.cur_hop).min(n);
+        let steps = (hop - self.cur_hop).min(self.ring.len() as u64);
         for h in (hop + 1 - steps)..=hop {
-            self.ring[(h % n) as usize] = Bucket::default();
+            let i = self.slot(h);
+            self.ring[i] = Bucket::default();
         }
         self.cur_hop = hop;
     }
@@ -139,8 +154,8 @@ impl EntityState {
     /// The bucket of the current hop (call [`Self::roll_to`] first).
     #[inline]
     pub fn current(&mut self) -> &mut Bucket {
-        let n = self.n();
-        &mut self.ring[(self.cur_hop % n) as usize]
+        let i = self.slot(self.cur_hop);
+        &mut self.ring[i]
     }
 
     /// Records a sighting of `key` in tracker `t` at the current hop.
@@ -152,21 +167,23 @@ impl EntityState {
     pub fn see_key(&mut self, t: Tracker, key: u128, cap: usize, saturated: &mut u64) -> Seen {
         let n = self.n();
         let hop = self.cur_hop;
+        let mask = self.mask;
+        let cur = self.slot(hop);
         let ti = t as usize;
         let map = &mut self.keys[ti];
         let len = map.len();
         let seen = match map.get_mut(&key) {
             Some(last) if hop - *last < n => {
                 if *last != hop {
-                    self.ring[(*last % n) as usize].distinct_last[ti] -= 1;
+                    self.ring[(*last & mask) as usize].distinct_last[ti] -= 1;
                     *last = hop;
-                    self.ring[(hop % n) as usize].distinct_last[ti] += 1;
+                    self.ring[cur].distinct_last[ti] += 1;
                 }
                 Seen::Again
             }
             Some(last) => {
                 *last = hop;
-                self.ring[(hop % n) as usize].distinct_last[ti] += 1;
+                self.ring[cur].distinct_last[ti] += 1;
                 Seen::New
             }
             None => {
@@ -175,12 +192,12 @@ impl EntityState {
                 } else {
                     map.insert(key, hop);
                 }
-                self.ring[(hop % n) as usize].distinct_last[ti] += 1;
+                self.ring[cur].distinct_last[ti] += 1;
                 Seen::New
             }
         };
         if seen == Seen::New && t == Tracker::Dports {
-            self.ring[(hop % n) as usize].new_dports += 1;
+            self.ring[cur].new_dports += 1;
         }
         seen
     }
@@ -196,7 +213,7 @@ impl EntityState {
             return;
         }
         for h in first..=last {
-            out.add(&self.ring[(h % n) as usize]);
+            out.add(&self.ring[self.slot(h)]);
         }
     }
 
@@ -211,6 +228,7 @@ impl EntityState {
         let n = self.n();
         let hop = self.cur_hop;
         for ti in 0..N_TRACKERS {
+            // Stale slots were cleared when rolled over, so the whole ring is live.
             let live: u64 = self.ring.iter().map(|b| b.distinct_last[ti] as u64).sum();
             let map = &mut self.keys[ti];
             if map.len() as u64 > 2 * live + 32 {

@@ -48,12 +48,24 @@ fn val(schema: &FeatureSchema, row: &FeatureRow, name: &str) -> f64 {
 fn a_syn_scan_shows_at_scanner_and_victim() {
     let base = 1_000 * S;
     let pkts: Vec<_> = (1..=10u16)
-        .map(|p| pkt(base + p as u64 * 1_000_000, 1, 2, ip_proto::TCP, p, tcp_flag::SYN))
+        .map(|p| {
+            pkt(
+                base + p as u64 * 1_000_000,
+                1,
+                2,
+                ip_proto::TCP,
+                p,
+                tcp_flag::SYN,
+            )
+        })
         .collect();
     let rows = run(WindowConfig::default(), &pkts);
     let schema = FeatureSchema::for_widths(&[2.0]);
     // Windows ending at base+0.5, 1.0, 1.5, 2.0 contain the packets; 2.5 does not.
-    let scanner: Vec<_> = rows.iter().filter(|r| r.entity == Entity::Host(ip(1))).collect();
+    let scanner: Vec<_> = rows
+        .iter()
+        .filter(|r| r.entity == Entity::Host(ip(1)))
+        .collect();
     assert_eq!(scanner.len(), 4);
     assert_eq!(scanner[0].window_end_ns, base + S / 2);
     assert_eq!(scanner[3].window_end_ns, base + 2 * S);
@@ -64,7 +76,10 @@ fn a_syn_scan_shows_at_scanner_and_victim() {
         assert_eq!(val(&schema, r, "uniq_dst_hosts"), 1.0);
     }
     assert_eq!(val(&schema, scanner[0], "new_dport_rate"), 5.0);
-    let victim: Vec<_> = rows.iter().filter(|r| r.entity == Entity::Host(ip(2))).collect();
+    let victim: Vec<_> = rows
+        .iter()
+        .filter(|r| r.entity == Entity::Host(ip(2)))
+        .collect();
     assert_eq!(victim.len(), 4);
     assert_eq!(val(&schema, victim[0], "syn_in"), 10.0);
     assert_eq!(val(&schema, victim[0], "uniq_local_ports"), 10.0);
@@ -108,7 +123,9 @@ fn a_gap_emits_nothing_in_between_and_late_packets_are_counted() {
     }
     e.finish(&mut rows);
     assert_eq!(e.stats().late_packets, 1);
-    assert!(rows.iter().all(|r| r.window_end_ns <= 7 * S || r.window_end_ns > 5_000 * S));
+    assert!(rows
+        .iter()
+        .all(|r| r.window_end_ns <= 7 * S || r.window_end_ns > 5_000 * S));
     // 3 entities (global + 2 hosts) × 4 windows, twice.
     assert_eq!(rows.len(), 24);
 }
@@ -118,7 +135,16 @@ fn the_host_cap_bounds_state_and_counts_what_it_leaves_out() {
     let mut cfg = WindowConfig::default();
     cfg.max_hosts = 3;
     let pkts: Vec<_> = (1..=50u8)
-        .map(|i| pkt(S + i as u64 * 1000, i, 200, ip_proto::TCP, 80, tcp_flag::SYN))
+        .map(|i| {
+            pkt(
+                S + i as u64 * 1000,
+                i,
+                200,
+                ip_proto::TCP,
+                80,
+                tcp_flag::SYN,
+            )
+        })
         .collect();
     let mut e = WindowEngine::new(cfg).unwrap();
     let mut rows: Vec<FeatureRow> = Vec::new();
@@ -133,7 +159,10 @@ fn the_host_cap_bounds_state_and_counts_what_it_leaves_out() {
     let global = rows.iter().find(|r| r.entity == Entity::Global).unwrap();
     assert_eq!(val(&schema, global, "pkts_out"), 50.0);
     assert_eq!(val(&schema, global, "uniq_src_hosts"), 50.0);
-    let victim = rows.iter().find(|r| r.entity == Entity::Host(ip(200))).unwrap();
+    let victim = rows
+        .iter()
+        .find(|r| r.entity == Entity::Host(ip(200)))
+        .unwrap();
     assert_eq!(val(&schema, victim, "syn_in"), 50.0);
 }
 
@@ -159,7 +188,14 @@ fn multi_scale_rows_carry_every_width() {
 
 fn arb_packets() -> impl Strategy<Value = Vec<PacketRecord>> {
     prop::collection::vec(
-        (0u64..900_000_000, 1u8..7, 1u8..7, 0usize..3, 1u16..12, 0u8..32),
+        (
+            0u64..900_000_000,
+            1u8..7,
+            1u8..7,
+            0usize..3,
+            1u16..12,
+            0u8..32,
+        ),
         1..120,
     )
     .prop_map(|raw| {
@@ -178,11 +214,19 @@ fn arb_packets() -> impl Strategy<Value = Vec<PacketRecord>> {
 fn reference(pkts: &[PacketRecord], row: &FeatureRow, width_ns: u64) -> [f64; 6] {
     use std::collections::BTreeSet;
     let lo = row.window_end_ns.saturating_sub(width_ns);
-    let inside = pkts.iter().filter(|p| p.ts_ns >= lo && p.ts_ns < row.window_end_ns);
-    let Entity::Host(me) = row.entity else { return [0.0; 6] };
+    let inside = pkts
+        .iter()
+        .filter(|p| p.ts_ns >= lo && p.ts_ns < row.window_end_ns);
+    let Entity::Host(me) = row.entity else {
+        return [0.0; 6];
+    };
     let (mut out, mut inn) = (0.0, 0.0);
-    let (mut dports, mut dsts, mut srcs, mut peers) =
-        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let (mut dports, mut dsts, mut srcs, mut peers) = (
+        BTreeSet::new(),
+        BTreeSet::new(),
+        BTreeSet::new(),
+        BTreeSet::new(),
+    );
     for p in inside {
         if p.src == me {
             out += 1.0;

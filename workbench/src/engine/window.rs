@@ -6,7 +6,9 @@ use hashbrown::HashMap;
 use serde::Serialize;
 
 use super::config::{ConfigError, Resolved, WindowConfig};
-use super::entity_state::{addr_key, fixed_hasher, key_addr, port_key, Bucket, EntityState, Seen, Tracker};
+use super::entity_state::{
+    addr_key, fixed_hasher, key_addr, port_key, Bucket, EntityState, Seen, Tracker,
+};
 use super::features::compute;
 use super::row::{Entity, RowRef, RowSink};
 use super::schema::{FeatureSchema, N_BASE};
@@ -101,7 +103,11 @@ impl WindowEngine {
     /// Approximate heap bytes of the engine state.
     pub fn heap_bytes(&self) -> usize {
         self.global.heap_bytes()
-            + self.hosts.values().map(|h| h.heap_bytes() + 48).sum::<usize>()
+            + self
+                .hosts
+                .values()
+                .map(|h| h.heap_bytes() + 48)
+                .sum::<usize>()
     }
 
     /// Adds one packet, first emitting every window that ends at or before its hop.
@@ -204,7 +210,12 @@ impl WindowEngine {
         let sat = &mut self.stats.distinct_saturated;
         let (src, dst) = (addr_key(pkt.src), addr_key(pkt.dst));
         if has_ports(pkt) {
-            let seen = g.see_key(Tracker::Dports, port_key(pkt.proto, pkt.dst_port), GLOBAL_KEY_CAP, sat);
+            let seen = g.see_key(
+                Tracker::Dports,
+                port_key(pkt.proto, pkt.dst_port),
+                GLOBAL_KEY_CAP,
+                sat,
+            );
             if seen == Seen::New && pkt.proto == ip_proto::UDP {
                 g.current().udp_new_out += 1;
             }
@@ -246,12 +257,14 @@ impl WindowEngine {
         let primary = self.r.width_hops[0];
         let mut active = std::mem::take(&mut self.active);
         active.clear();
-        for (key, h) in self.hosts.iter() {
-            h.window_sum(k, primary, &mut self.sum);
-            if self.sum.pkts_out + self.sum.pkts_in > 0 {
-                active.push(*key);
-            }
-        }
+        // An entity's `cur_hop` is the last hop it had a packet in, so activity in the
+        // primary window needs no bucket sums.
+        active.extend(
+            self.hosts
+                .iter()
+                .filter(|(_, h)| h.cur_hop + primary > k)
+                .map(|(key, _)| *key),
+        );
         active.sort_unstable();
         for key in &active {
             if self.fill_values(Some(*key), k) {
@@ -321,7 +334,7 @@ fn count_common(b: &mut Bucket, pkt: &PacketRecord) {
     }
     let len = pkt.wire_len as u64;
     b.size_sum += len;
-    b.size_sq_sum += (len * len) as u128;
+    b.size_sq_sum = b.size_sq_sum.wrapping_add(len * len);
 }
 
 #[inline]
@@ -372,7 +385,12 @@ fn add_receiver(h: &mut EntityState, pkt: &PacketRecord, src: u128, cap: usize, 
         b.unreach_in += 1;
     }
     if has_ports(pkt) {
-        h.see_key(Tracker::LocalPorts, port_key(pkt.proto, pkt.dst_port), cap, sat);
+        h.see_key(
+            Tracker::LocalPorts,
+            port_key(pkt.proto, pkt.dst_port),
+            cap,
+            sat,
+        );
     }
     h.see_key(Tracker::SrcHosts, src, cap, sat);
     h.see_key(Tracker::Peers, src, cap, sat);
