@@ -282,7 +282,10 @@ mod tests {
         let mut arp = vec![0u8; 42];
         arp[12] = 0x08;
         arp[13] = 0x06;
-        assert_eq!(decode_frame(LinkType::Ethernet, 0, 42, &arp).unwrap_err(), SkipReason::NotIp);
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, 0, 42, &arp).unwrap_err(),
+            SkipReason::NotIp
+        );
         assert_eq!(
             decode_frame(LinkType::Ethernet, 0, 5, &[1, 2, 3, 4, 5]).unwrap_err(),
             SkipReason::TruncatedLink
@@ -297,7 +300,10 @@ mod tests {
     fn broken_ip_header_is_malformed() {
         let mut f = eth_ipv4_tcp(0);
         f[14] = 0x42; // IHL 2 words: impossible
-        assert_eq!(decode_frame(LinkType::Ethernet, 0, 54, &f).unwrap_err(), SkipReason::MalformedIp);
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, 0, 54, &f).unwrap_err(),
+            SkipReason::MalformedIp
+        );
     }
 
     #[test]
@@ -306,12 +312,21 @@ mod tests {
         let ip = &eth[14..];
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend_from_slice(ip);
-        assert!(decode_frame(LinkType::Null, 0, 0, &null).unwrap().0.is_syn_ack());
+        assert!(decode_frame(LinkType::Null, 0, 0, &null)
+            .unwrap()
+            .0
+            .is_syn_ack());
         let mut sll2 = vec![0u8; 20];
         sll2[0..2].copy_from_slice(&0x0800u16.to_be_bytes());
         sll2.extend_from_slice(ip);
-        assert!(decode_frame(LinkType::LinuxSll2, 0, 0, &sll2).unwrap().0.is_syn_ack());
-        assert_eq!(decode_frame(LinkType::Raw, 0, 0, ip).unwrap().0.dst_port, 80);
+        assert!(decode_frame(LinkType::LinuxSll2, 0, 0, &sll2)
+            .unwrap()
+            .0
+            .is_syn_ack());
+        assert_eq!(
+            decode_frame(LinkType::Raw, 0, 0, ip).unwrap().0.dst_port,
+            80
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@ impl CaptureError {
     /// True when packets before the error were delivered and the error only means the
     /// rest of the file is unusable (truncation or corruption mid-file).
     pub fn is_partial(&self) -> bool {
-        matches!(self, CaptureError::Truncated { .. } | CaptureError::Corrupt { .. })
+        matches!(
+            self,
+            CaptureError::Truncated { .. } | CaptureError::Corrupt { .. }
+        )
     }
 }

@@ -267,9 +267,12 @@ impl PacketSource for CaptureFile {
                                     let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
                                     let ts = ng_ts_ns(raw, ifc.units_per_sec, ifc.offset_s);
                                     self.last_ts_ns = ts;
-                                    Step::Packet(
-                                        decode(ifc.link, ts, epb.origlen, epb.packet_data())
-                                    )
+                                    Step::Packet(decode(
+                                        ifc.link,
+                                        ts,
+                                        epb.origlen,
+                                        epb.packet_data(),
+                                    ))
                                 }
                                 // A packet on an interface never described: the file is
                                 // inconsistent, but the rest may be fine.
@@ -284,9 +287,12 @@ impl PacketSource for CaptureFile {
                                         cap = cap.min(ifc.snaplen as usize);
                                     }
                                     let data = &spb.data[..cap.min(spb.data.len())];
-                                    Step::Packet(
-                                        decode(ifc.link, self.last_ts_ns, spb.origlen, data)
-                                    )
+                                    Step::Packet(decode(
+                                        ifc.link,
+                                        self.last_ts_ns,
+                                        spb.origlen,
+                                        data,
+                                    ))
                                 }
                                 None => Step::Packet(Err(SkipReason::UnsupportedLink)),
                             }
@@ -320,9 +326,7 @@ impl PacketSource for CaptureFile {
                 }
                 Err(PcapError::BufferTooSmall) => {
                     self.done = true;
-                    return Err(self.corrupt(format!(
-                        "record length exceeds {BUFFER_BYTES} bytes"
-                    )));
+                    return Err(self.corrupt(format!("record length exceeds {BUFFER_BYTES} bytes")));
                 }
                 Err(PcapError::ReadError) => {
                     self.done = true;

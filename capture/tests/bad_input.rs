@@ -29,7 +29,9 @@ fn sample(name: &str) -> Option<Vec<u8>> {
 
 #[test]
 fn truncated_pcap_yields_complete_packets_then_names_the_offset() {
-    let Some(bytes) = sample("ppa/portscan.pcap") else { return };
+    let Some(bytes) = sample("ppa/portscan.pcap") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("cut.pcap");
     // Walk the record boundaries to know exactly how many packets are complete.
@@ -49,7 +51,11 @@ fn truncated_pcap_yields_complete_packets_then_names_the_offset() {
         let complete = bounds.iter().filter(|&&b| b <= cut).count() as u64 - 1;
         assert_eq!(n, complete, "cut at {cut}");
         match err {
-            Some(CaptureError::Truncated { offset, packets, ref path }) => {
+            Some(CaptureError::Truncated {
+                offset,
+                packets,
+                ref path,
+            }) => {
                 assert_eq!(offset as usize, bounds[complete as usize], "cut at {cut}");
                 assert_eq!(packets, complete);
                 assert!(path.ends_with("cut.pcap"));
@@ -61,7 +67,9 @@ fn truncated_pcap_yields_complete_packets_then_names_the_offset() {
 
 #[test]
 fn truncated_pcapng_is_reported_with_offset() {
-    let Some(bytes) = sample("chrissanders/synscan.pcapng") else { return };
+    let Some(bytes) = sample("chrissanders/synscan.pcapng") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("cut.pcapng");
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
@@ -70,12 +78,17 @@ fn truncated_pcapng_is_reported_with_offset() {
     let err = err.expect("an error at the cut");
     assert!(err.is_partial());
     let msg = err.to_string();
-    assert!(msg.contains("cut.pcapng") && msg.contains("byte offset"), "{msg}");
+    assert!(
+        msg.contains("cut.pcapng") && msg.contains("byte offset"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn corrupt_record_length_is_a_clear_error_after_good_packets() {
-    let Some(mut bytes) = sample("ppa/portscan.pcap") else { return };
+    let Some(mut bytes) = sample("ppa/portscan.pcap") else {
+        return;
+    };
     // Record 3's caplen becomes 3 GB.
     let mut at = 24;
     for _ in 0..3 {
@@ -89,7 +102,10 @@ fn corrupt_record_length_is_a_clear_error_after_good_packets() {
     let (n, err) = drain(&path);
     assert_eq!(n, 3);
     let msg = err.expect("error").to_string();
-    assert!(msg.contains("corrupt.pcap") && msg.contains(&format!("offset {at}")), "{msg}");
+    assert!(
+        msg.contains("corrupt.pcap") && msg.contains(&format!("offset {at}")),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -101,7 +117,10 @@ fn foreign_and_empty_files_are_named() {
     let text = tmp.path().join("notes.pcap");
     std::fs::write(&text, b"this is not a capture file at all, just text").unwrap();
     let msg = drain(&text).1.expect("error").to_string();
-    assert!(msg.contains("notes.pcap") && msg.contains("not a pcap"), "{msg}");
+    assert!(
+        msg.contains("notes.pcap") && msg.contains("not a pcap"),
+        "{msg}"
+    );
     let missing = tmp.path().join("missing.pcap");
     assert!(matches!(drain(&missing).1, Some(CaptureError::Open { .. })));
 }
@@ -130,7 +149,9 @@ fn random_bytes_after_a_valid_header_never_panic() {
     for round in 0..200 {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-        bytes.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+        bytes.extend_from_slice(&[
+            2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+        ]);
         for _ in 0..(round * 13 % 700) {
             state ^= state << 13;
             state ^= state >> 7;

@@ -22,11 +22,20 @@ fn every_public_capture_reads_to_the_end_with_capinfos_frame_count() {
         return;
     }
     let files = capture_files(&dir);
-    assert!(files.len() >= 40, "expected the public captures, found {}", files.len());
+    assert!(
+        files.len() >= 40,
+        "expected the public captures, found {}",
+        files.len()
+    );
     for f in files {
         let (_, stats) = read_all(&f);
         assert_eq!(stats.frames, capinfos_count(&f), "{}", f.display());
-        assert_eq!(stats.frames, stats.decoded + stats.skipped_total(), "{}", f.display());
+        assert_eq!(
+            stats.frames,
+            stats.decoded + stats.skipped_total(),
+            "{}",
+            f.display()
+        );
     }
 }
 
@@ -51,13 +60,25 @@ fn protocol_and_flag_counts_equal_tshark() {
     let checks: [(&str, Pred); 9] = [
         // tshark counts every IP packet, fragments included; so do we.
         ("ip || ipv6", |_| true),
-        ("tcp && !icmp && !icmpv6", |p| p.proto == 6 && (p.src_port, p.dst_port) != (0, 0)),
-        ("udp && !icmp && !icmpv6", |p| p.proto == 17 && !(p.fragment && p.src_port == 0 && p.dst_port == 0)),
+        ("tcp && !icmp && !icmpv6", |p| {
+            p.proto == 6 && (p.src_port, p.dst_port) != (0, 0)
+        }),
+        ("udp && !icmp && !icmpv6", |p| {
+            p.proto == 17 && !(p.fragment && p.src_port == 0 && p.dst_port == 0)
+        }),
         ("icmp || icmpv6", |p| p.is_icmp()),
-        ("tcp.flags.syn == 1 && tcp.flags.ack == 0 && !icmp && !icmpv6", |p| p.is_syn_only()),
-        ("tcp.flags.syn == 1 && tcp.flags.ack == 1 && !icmp && !icmpv6", |p| p.is_syn_ack()),
+        (
+            "tcp.flags.syn == 1 && tcp.flags.ack == 0 && !icmp && !icmpv6",
+            |p| p.is_syn_only(),
+        ),
+        (
+            "tcp.flags.syn == 1 && tcp.flags.ack == 1 && !icmp && !icmpv6",
+            |p| p.is_syn_ack(),
+        ),
         ("tcp.flags.reset == 1 && !icmp && !icmpv6", |p| p.is_rst()),
-        ("icmp.type == 3 || icmpv6.type == 1", |p| p.is_icmp_unreachable()),
+        ("icmp.type == 3 || icmpv6.type == 1", |p| {
+            p.is_icmp_unreachable()
+        }),
         ("ipv6", |p| p.src.is_ipv6()),
     ];
     // tshark also matches the TCP/UDP header quoted inside ICMP errors; the record
@@ -78,23 +99,41 @@ fn special_formats_decode() {
     let Some(dir) = public_dir() else { return };
     // (file, expected decoded packets, what it proves)
     let cases = [
-        ("tcpdump-formats/resp_3_malicious.pcap", "Linux cooked SLL v1"),
-        ("tcpdump-formats/tcp-handshake-nano.pcap", "nanosecond pcap + SLL"),
+        (
+            "tcpdump-formats/resp_3_malicious.pcap",
+            "Linux cooked SLL v1",
+        ),
+        (
+            "tcpdump-formats/tcp-handshake-nano.pcap",
+            "nanosecond pcap + SLL",
+        ),
         ("esnet-scanners/udp_0_1000_20190821.pcap", "802.1Q VLAN"),
         ("chrissanders/http_ip4and6.pcapng", "pcapng, IPv4 and IPv6"),
         ("chrissanders/ipv6_fragments.pcapng", "IPv6 fragments"),
-        ("stopddos/amp.UDP.snmp.src161.pcapng", "classic pcap named .pcapng"),
+        (
+            "stopddos/amp.UDP.snmp.src161.pcapng",
+            "classic pcap named .pcapng",
+        ),
     ];
     for (name, what) in cases {
         let (pkts, stats) = read_all(&dir.join(name));
-        assert!(!pkts.is_empty(), "{name} ({what}) decoded nothing: {stats:?}");
+        assert!(
+            !pkts.is_empty(),
+            "{name} ({what}) decoded nothing: {stats:?}"
+        );
     }
     // The QinQ sample carries ARP behind an 802.1ad and an 802.1Q tag: both tags must be
     // walked to see that it is ARP (not IP) rather than a broken frame.
     let (_, stats) = read_all(&dir.join("tcpdump-formats/802.1ad_QinQ.pcap"));
-    assert_eq!((stats.frames, stats.skipped(capture::SkipReason::NotIp)), (2, 2));
+    assert_eq!(
+        (stats.frames, stats.skipped(capture::SkipReason::NotIp)),
+        (2, 2)
+    );
     let (pkts, _) = read_all(&dir.join("tcpdump-formats/tcp-handshake-nano.pcap"));
-    assert!(pkts.iter().any(|p| p.ts_ns % 1_000 != 0), "nanosecond digits kept");
+    assert!(
+        pkts.iter().any(|p| p.ts_ns % 1_000 != 0),
+        "nanosecond digits kept"
+    );
     assert!(pkts[0].is_syn_only() && pkts[1].is_syn_ack());
     let (pkts, stats) = read_all(&dir.join("chrissanders/ipv6_fragments.pcapng"));
     assert!(stats.fragments > 0 && pkts.iter().any(|p| p.fragment && p.src.is_ipv6()));

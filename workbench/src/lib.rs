@@ -6,11 +6,15 @@
 //! [`simulate`] produces labelled synthetic captures; [`labels`] holds the attack
 //! episode format every dataset uses. See docs/ARCHITECTURE.md for the map.
 
-pub mod engine;
-pub mod labels;
-pub mod simulate;
-pub mod table;
 pub mod cli;
+pub mod commands_eval;
+pub mod datasets;
+pub mod engine;
+pub mod eval;
+pub mod labels;
 pub mod pipeline;
 pub mod progress;
+pub mod report;
+pub mod simulate;
 pub mod sources;
+pub mod table;

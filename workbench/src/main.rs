@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use workbench::cli::{Cli, Command, FeaturesArgs, SchemaArgs, SimulateArgs};
+use workbench::cli::{Cli, Command, EvalArgs, FeaturesArgs, SchemaArgs, SimulateArgs};
+use workbench::commands_eval::{datasets_cmd, print_eval, run_eval};
 use workbench::engine::{FeatureSchema, WindowEngine, BASE_FEATURES};
 use workbench::pipeline::{self, Input, RunSummary};
 use workbench::progress::Progress;
@@ -25,6 +26,16 @@ fn main() -> ExitCode {
         Command::Features(a) => features(&cli, a),
         Command::Simulate(a) => simulate_cmd(&cli, a),
         Command::Schema(a) => schema(&cli, a),
+        Command::Eval(a) => eval(&cli, a),
+        Command::Datasets(a) => {
+            datasets_cmd(a, cli.global.json, &mut std::io::stdout()).map(|ok| {
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_ERROR)
+                }
+            })
+        }
     };
     match result {
         Ok(code) => code,
@@ -125,6 +136,37 @@ fn report_run(
         0 => ExitCode::SUCCESS,
         n if n == s.inputs.len() && s.packets == 0 => ExitCode::from(EXIT_ERROR),
         _ => ExitCode::from(EXIT_PARTIAL),
+    })
+}
+
+fn eval(cli: &Cli, a: &EvalArgs) -> Result<ExitCode> {
+    let report = a.report.clone().unwrap_or_else(|| {
+        let ds = std::path::Path::new(&a.dataset)
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "dataset".into());
+        let model = std::path::Path::new(&a.model)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        std::path::PathBuf::from("reports").join(format!("{ds}-{model}"))
+    });
+    let o = run_eval(a, cli.global.quiet, Some(report))?;
+    if cli.global.json {
+        let mut v = serde_json::to_value(&o.result)?;
+        v["report"] = o
+            .report_index
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .into();
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        print_eval(&mut std::io::stdout(), &o)?;
+    }
+    Ok(if o.run.failed_inputs() > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -115,9 +115,18 @@ impl TableWriter {
         }
         let height = self.window_end.len();
         let mut cols: Vec<Column> = Vec::with_capacity(self.columns.len() + 3);
-        cols.push(Column::new("window_end".into(), std::mem::take(&mut self.window_end)));
-        cols.push(Column::new("entity".into(), std::mem::take(&mut self.entity)));
-        cols.push(Column::new("window_s".into(), std::mem::take(&mut self.width)));
+        cols.push(Column::new(
+            "window_end".into(),
+            std::mem::take(&mut self.window_end),
+        ));
+        cols.push(Column::new(
+            "entity".into(),
+            std::mem::take(&mut self.entity),
+        ));
+        cols.push(Column::new(
+            "window_s".into(),
+            std::mem::take(&mut self.width),
+        ));
         for (name, col) in self.names.iter().zip(self.columns.iter_mut()) {
             cols.push(Column::new(name.as_str().into(), std::mem::take(col)));
         }

@@ -13,7 +13,9 @@ pub fn public_dir() -> Option<PathBuf> {
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/public")
         });
-    dir.is_dir().then_some(dir).or_else(|| require_missing("public datasets directory"))
+    dir.is_dir()
+        .then_some(dir)
+        .or_else(|| require_missing("public datasets directory"))
 }
 
 /// In CI a missing prerequisite fails the test; on a laptop it skips with a message.
@@ -38,7 +40,9 @@ pub fn capture_files(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -78,6 +82,13 @@ pub fn tshark_count(path: &std::path::Path, filter: &str) -> u64 {
         .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
         .output()
         .expect("tshark runs");
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).count() as u64
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .count() as u64
 }
