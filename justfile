@@ -1,6 +1,10 @@
 # Common tasks. `just --list` shows them all.
 
-# Simulate a mixed scenario and write its feature table (the README's first command).
+# Evaluate the rules baseline on the embedded synthetic dataset (the README's first command).
+eval DATASET="synthetic" MODEL="rules":
+    cargo run -- eval --dataset {{DATASET}} --model {{MODEL}}
+
+# Simulate a mixed scenario and write its feature table.
 quickstart:
     cargo run -- features --simulate mixed --seconds 120 --out reports/quickstart/features.csv
 

@@ -538,7 +538,7 @@ fn truncated_sample_files_count_skips() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Random bytes, alone or after a valid header, never panic; when a reader accepts
     /// them, every row is accounted for.

@@ -93,6 +93,10 @@ pub struct LabelsEntry {
     /// File, relative to the root (not for `cicids2017-schedule`).
     pub path: Option<String>,
     pub sha256: Option<String>,
+    /// Offset of the file's clock from UTC, seconds (formats with local times).
+    pub utc_offset_s: Option<i64>,
+    /// UNSW-NB15: label rows without label columns by the testbed's address plan.
+    pub address_plan: Option<bool>,
 }
 
 fn parse(name: &str, text: &str, source: PathBuf) -> Result<Manifest> {
@@ -171,6 +175,8 @@ impl Manifest {
             let p = root.join(&c.path);
             if p.is_file() {
                 captures.push(p);
+            } else if p.is_dir() {
+                captures.extend(crate::sources::expand_inputs(&[p])?);
             } else {
                 missing.push(p);
             }
@@ -194,7 +200,7 @@ impl Manifest {
         }
         for l in &self.labels {
             episodes.extend(
-                super::import::import_for_manifest(&l.format, l.path.as_deref(), &root)
+                super::import::import_for_manifest(l, &root)
                     .with_context(|| format!("dataset {name}: labels ({})", l.format))?,
             );
         }
@@ -265,7 +271,7 @@ pub fn list(data_dir: Option<&Path>) -> Vec<serde_json::Value> {
         .map(|(name, m)| match m {
             Ok(m) => {
                 let root = m.root(data_dir);
-                let present = m.captures.iter().filter(|c| root.join(&c.path).is_file()).count();
+                let present = m.captures.iter().filter(|c| root.join(&c.path).exists()).count();
                 serde_json::json!({
                     "name": name,
                     "description": m.description,
@@ -300,6 +306,9 @@ pub fn check(name: &str, data_dir: Option<&Path>) -> Result<Vec<(String, String)
         );
     for (path, sha) in entries {
         let p = root.join(&path);
+        if p.is_dir() {
+            continue;
+        }
         match std::fs::read(&p) {
             Err(e) => problems.push((p.display().to_string(), format!("cannot read: {e}"))),
             Ok(bytes) => {

@@ -35,6 +35,7 @@ th{background:#f3f3f3} td.l,th.l{text-align:left}
 .pass{color:#176d17;font-weight:bold} .fail{color:#b00;font-weight:bold} .na{color:#777}
 img{max-width:100%;border:1px solid #eee;margin:.4rem 0}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+.charts figure{margin:1rem 0} .charts img{width:auto;max-width:100%}
 .note{color:#555;font-size:.9rem}
 "#;
 
@@ -165,7 +166,7 @@ pub(super) fn page(
     writeln!(h, "</table>")?;
 
     // Charts.
-    writeln!(h, "<h2>Charts</h2><div class=\"grid\">")?;
+    writeln!(h, "<h2>Charts</h2><div class=\"charts\">")?;
     for (title, path) in images {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
