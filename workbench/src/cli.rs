@@ -34,8 +34,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// No progress bars or notes on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// More detail: per-input packet and skip counts, engine counters.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +69,20 @@ pub enum Command {
     ///   workbench eval --dataset path/to/dir-with-pcaps-and-labels.csv
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
+    /// Train a model on a dataset's labelled windows and evaluate it on held-out data.
+    ///
+    /// Computes the features once, splits the rows by time (never shuffled: earliest
+    /// 60% train, next 20% validation, last 20% test by default), fits gradient-boosted
+    /// trees with early stopping on the validation split, picks the threshold at 1% FPR
+    /// on the validation split, writes the model file, then evaluates it on the test
+    /// split (or on --test-dataset) and writes the usual report.
+    ///
+    /// Examples:
+    ///   workbench train --dataset synthetic --out models/synthetic.wbm.json
+    ///   workbench train --dataset cic-ids2017 --test-dataset public-samples --out m.wbm.json
+    ///   workbench eval --dataset public-samples --model models/synthetic.wbm.json
+    #[command(verbatim_doc_comment)]
+    Train(TrainArgs),
     /// List the known datasets, or check a dataset's files and checksums.
     Datasets(DatasetsArgs),
     /// Print the feature schema: every column, its unit and what it measures.
@@ -78,7 +95,8 @@ pub struct EvalArgs {
     /// a labels.csv.
     #[arg(short, long, default_value = "synthetic", value_name = "NAME|DIR")]
     pub dataset: String,
-    /// Scorer: `rules` (seed 003), `formula` (seed 000).
+    /// Scorer: `rules` (seed 003), `formula` (seed 000), or a model file
+    /// (`*.wbm.json`) written by `workbench train`.
     #[arg(short, long, default_value = "rules", value_name = "MODEL")]
     pub model: String,
     /// Report directory [default: reports/<dataset>-<model>].
@@ -93,6 +111,92 @@ pub struct EvalArgs {
     pub scores: Option<PathBuf>,
     #[command(flatten)]
     pub window: WindowArgs,
+}
+
+/// `workbench train` options.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Dataset to train on: a manifest name or a directory of captures with labels.csv.
+    #[arg(short, long, value_name = "NAME|DIR")]
+    pub dataset: String,
+    /// Test on this dataset instead of the last part of --dataset (cross-dataset mode:
+    /// --dataset is then split 80/20 into train and validation, by time).
+    #[arg(long, value_name = "NAME|DIR")]
+    pub test_dataset: Option<String>,
+    /// Learning algorithm: only `gbdt` (gradient-boosted trees) so far.
+    #[arg(long, default_value = "gbdt", value_name = "ALGO")]
+    pub algo: String,
+    /// Model file to write (must end in .wbm.json).
+    #[arg(short, long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Report directory for the test evaluation [default: reports/<test data>-<model>].
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Where a manifest's files live (overrides its root).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Train and validation shares, `TRAIN,VALIDATION`, in time order; the test split
+    /// is the rest [default: 0.6,0.2, or 0.8,0.2 with --test-dataset].
+    #[arg(long, value_name = "TRAIN,VAL")]
+    pub split: Option<crate::model::SplitConfig>,
+    /// Whether the shares are of the time span (`time`: first 60% of the time) or of
+    /// the rows (`rows`: earliest 60% of the windows; flood bursts with one row per
+    /// spoofed source then dominate).
+    #[arg(long, default_value = "time", value_name = "time|rows")]
+    pub split_by: crate::model::split::SplitBy,
+    /// Most trees (boosting rounds).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub trees: usize,
+    /// Most depth of a tree.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub depth: usize,
+    /// Learning rate (shrinkage of each tree).
+    #[arg(long, default_value_t = 0.1, value_name = "X")]
+    pub learning_rate: f32,
+    /// Smallest sum of (weighted) hessians in a leaf.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub min_child_weight: f32,
+    /// L2 regularisation of leaf weights.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub l2: f32,
+    /// Share of rows sampled for each tree (1 = no sampling).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub subsample: f32,
+    /// Share of feature columns sampled for each tree (1 = all).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub colsample: f64,
+    /// Stop after this many trees without improvement of the validation log loss
+    /// (0 = train all --trees).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub early_stopping: usize,
+    /// Weight of attack windows: `balanced` (benign/attack count of the training
+    /// split), `sqrt` (its square root) or a number (1 = unweighted).
+    #[arg(long, default_value = "sqrt", value_name = "W")]
+    pub positive_weight: crate::model::PositiveWeight,
+    /// Seed of the row/column sampling: the same seed and data give the same file.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl TrainArgs {
+    /// The GBDT parameters these arguments describe.
+    pub fn gbdt_params(&self) -> crate::model::GbdtParams {
+        crate::model::GbdtParams {
+            trees: self.trees,
+            depth: self.depth,
+            learning_rate: self.learning_rate,
+            min_child_weight: self.min_child_weight,
+            l2: self.l2,
+            subsample: self.subsample,
+            colsample: self.colsample,
+            early_stopping_rounds: (self.early_stopping > 0).then_some(self.early_stopping),
+            positive_weight: self.positive_weight,
+            seed: self.seed,
+            ..crate::model::GbdtParams::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]

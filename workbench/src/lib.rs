@@ -8,10 +8,12 @@
 
 pub mod cli;
 pub mod commands_eval;
+pub mod commands_train;
 pub mod datasets;
 pub mod engine;
 pub mod eval;
 pub mod labels;
+pub mod model;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use workbench::cli::{Cli, Command, EvalArgs, FeaturesArgs, SchemaArgs, SimulateArgs};
+use workbench::cli::{Cli, Command, EvalArgs, FeaturesArgs, SchemaArgs, SimulateArgs, TrainArgs};
 use workbench::commands_eval::{datasets_cmd, print_eval, run_eval};
+use workbench::commands_train::{print_train, run_train, train_json};
 use workbench::engine::{FeatureSchema, WindowEngine, BASE_FEATURES};
 use workbench::pipeline::{self, Input, RunSummary};
 use workbench::progress::Progress;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate_cmd(&cli, a),
         Command::Schema(a) => schema(&cli, a),
         Command::Eval(a) => eval(&cli, a),
+        Command::Train(a) => train(&cli, a),
         Command::Datasets(a) => {
             datasets_cmd(a, cli.global.json, &mut std::io::stdout()).map(|ok| {
                 if ok {
@@ -100,6 +102,28 @@ fn report_run(
                 eprintln!("warning: {e}");
             }
         }
+        if cli.global.verbose > 0 {
+            for i in &s.inputs {
+                let skipped: Vec<String> =
+                    i.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                writeln!(
+                    std::io::stdout(),
+                    "  {}: {} packets{}{}",
+                    i.name,
+                    i.packets,
+                    if skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", skipped {}", skipped.join(", "))
+                    },
+                    if i.transport_truncated > 0 {
+                        format!(", {} with a cut transport header", i.transport_truncated)
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
+        }
         let rate = s.packets as f64 / s.elapsed_s.max(1e-9);
         writeln!(
             std::io::stdout(),
@@ -164,6 +188,24 @@ fn eval(cli: &Cli, a: &EvalArgs) -> Result<ExitCode> {
         print_eval(&mut std::io::stdout(), &o)?;
     }
     Ok(if o.run.failed_inputs() > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn train(cli: &Cli, a: &TrainArgs) -> Result<ExitCode> {
+    let o = run_train(a, cli.global.quiet)?;
+    if cli.global.json {
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&train_json(&o))?
+        )?;
+    } else {
+        print_train(&mut std::io::stdout(), &o)?;
+    }
+    Ok(if o.failed_inputs > 0 {
         ExitCode::from(EXIT_PARTIAL)
     } else {
         ExitCode::SUCCESS

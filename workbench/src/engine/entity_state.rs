@@ -7,12 +7,114 @@
 //! keys in a window is then the sum of those counts over the window's buckets — exact,
 //! O(1) per packet, with no per-window set unions.
 
-use ahash::RandomState;
+use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
-/// Hasher with fixed seeds: iteration order, and so any output, is reproducible.
-pub(crate) fn fixed_hasher() -> RandomState {
-    RandomState::with_seeds(0x5eed_0001, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004)
+/// The hasher of every engine map: foldhash with a fixed seed, so iteration order (and
+/// any output) is reproducible. foldhash measured ~2x fewer instructions per lookup
+/// than ahash's portable fallback on these u128 keys.
+pub(crate) type FixedHasher = FixedState;
+
+/// A hasher with the engine's fixed seed.
+pub(crate) fn fixed_hasher() -> FixedHasher {
+    FixedState::with_seed(0x5eed_0001_5eed_0002)
+}
+
+/// Keys kept inline before a tracker spills to a hash map: most hosts (every source of
+/// a spoofed flood) see only one or two peers and ports.
+const INLINE_KEYS: usize = 4;
+
+/// Key → hop of its last sighting.
+enum LastSeen {
+    Inline {
+        len: u8,
+        keys: [u128; INLINE_KEYS],
+        hops: [u64; INLINE_KEYS],
+    },
+    Map(HashMap<u128, u64, FixedHasher>),
+}
+
+impl LastSeen {
+    fn new() -> Self {
+        LastSeen::Inline {
+            len: 0,
+            keys: [0; INLINE_KEYS],
+            hops: [0; INLINE_KEYS],
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            LastSeen::Inline { len, .. } => *len as usize,
+            LastSeen::Map(m) => m.len(),
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, key: u128) -> Option<&mut u64> {
+        match self {
+            LastSeen::Inline { len, keys, hops } => {
+                let n = *len as usize;
+                keys[..n]
+                    .iter()
+                    .position(|k| *k == key)
+                    .map(move |i| &mut hops[i])
+            }
+            LastSeen::Map(m) => m.get_mut(&key),
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, key: u128, hop: u64) {
+        match self {
+            LastSeen::Inline { len, keys, hops } => {
+                let n = *len as usize;
+                if n < INLINE_KEYS {
+                    keys[n] = key;
+                    hops[n] = hop;
+                    *len += 1;
+                } else {
+                    let mut m = HashMap::with_capacity_and_hasher(2 * INLINE_KEYS, fixed_hasher());
+                    for i in 0..n {
+                        m.insert(keys[i], hops[i]);
+                    }
+                    m.insert(key, hop);
+                    *self = LastSeen::Map(m);
+                }
+            }
+            LastSeen::Map(m) => {
+                m.insert(key, hop);
+            }
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(u64) -> bool) {
+        match self {
+            LastSeen::Inline { len, keys, hops } => {
+                let mut w = 0;
+                for r in 0..*len as usize {
+                    if keep(hops[r]) {
+                        keys[w] = keys[r];
+                        hops[w] = hops[r];
+                        w += 1;
+                    }
+                }
+                *len = w as u8;
+            }
+            LastSeen::Map(m) => {
+                m.retain(|_, h| keep(*h));
+                m.shrink_to_fit();
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            LastSeen::Inline { .. } => 0,
+            LastSeen::Map(m) => m.capacity() * 32,
+        }
+    }
 }
 
 /// The distinct-key trackers every entity has.
@@ -112,7 +214,7 @@ pub(crate) struct EntityState {
     /// The last hop this entity had a packet in (buckets are only rolled on packets);
     /// buckets for later hops are stale.
     pub cur_hop: u64,
-    keys: [HashMap<u128, u64, RandomState>; N_TRACKERS],
+    keys: [LastSeen; N_TRACKERS],
 }
 
 impl EntityState {
@@ -123,7 +225,7 @@ impl EntityState {
             mask: len as u64 - 1,
             horizon: n_buckets as u64,
             cur_hop: hop,
-            keys: std::array::from_fn(|_| HashMap::with_hasher(fixed_hasher())),
+            keys: std::array::from_fn(|_| LastSeen::new()),
         }
     }
 
@@ -172,7 +274,7 @@ impl EntityState {
         let ti = t as usize;
         let map = &mut self.keys[ti];
         let len = map.len();
-        let seen = match map.get_mut(&key) {
+        let seen = match map.get_mut(key) {
             Some(last) if hop - *last < n => {
                 if *last != hop {
                     self.ring[(*last & mask) as usize].distinct_last[ti] -= 1;
@@ -232,8 +334,7 @@ impl EntityState {
             let live: u64 = self.ring.iter().map(|b| b.distinct_last[ti] as u64).sum();
             let map = &mut self.keys[ti];
             if map.len() as u64 > 2 * live + 32 {
-                map.retain(|_, last| hop - *last < n);
-                map.shrink_to_fit();
+                map.retain(|last| hop - last < n);
             }
         }
     }
@@ -241,7 +342,7 @@ impl EntityState {
     /// Approximate heap bytes held (for the memory-bound documentation and tests).
     pub fn heap_bytes(&self) -> usize {
         self.ring.len() * std::mem::size_of::<Bucket>()
-            + self.keys.iter().map(|m| m.capacity() * 32).sum::<usize>()
+            + self.keys.iter().map(LastSeen::heap_bytes).sum::<usize>()
     }
 }
 

@@ -1,13 +1,12 @@
 //! [`WindowEngine`]: sliding event-time windows over per-host state.
 
-use ahash::RandomState;
 use capture::{ip_proto, PacketRecord};
 use hashbrown::HashMap;
 use serde::Serialize;
 
 use super::config::{ConfigError, Resolved, WindowConfig};
 use super::entity_state::{
-    addr_key, fixed_hasher, key_addr, port_key, Bucket, EntityState, Seen, Tracker,
+    addr_key, fixed_hasher, key_addr, port_key, Bucket, EntityState, FixedHasher, Seen, Tracker,
 };
 use super::features::compute;
 use super::row::{Entity, RowRef, RowSink};
@@ -51,7 +50,7 @@ pub struct WindowEngine {
     cfg: WindowConfig,
     r: Resolved,
     schema: FeatureSchema,
-    hosts: HashMap<u128, EntityState, RandomState>,
+    hosts: HashMap<u128, EntityState, FixedHasher>,
     global: EntityState,
     /// The hop packets are currently added to; `None` before the first packet.
     open_hop: Option<u64>,

@@ -199,16 +199,22 @@ impl Scorer for FormulaScorer {
     }
 }
 
-/// Builds a scorer from a `--model` value: `rules`, `formula` (ONNX files come with the
-/// training issue).
+/// Builds a scorer from a `--model` value: `rules`, `formula`, or a model file written
+/// by `workbench train` (`*.wbm.json`, checked against `schema`). ONNX files come with
+/// the training issue.
 pub fn scorer_for(model: &str, schema: &FeatureSchema) -> Result<Box<dyn Scorer>> {
     match model {
         "rules" => Ok(Box::new(RulesScorer::new(schema)?)),
         "formula" => Ok(Box::new(FormulaScorer::new(schema)?)),
+        other if other.ends_with(crate::model::MODEL_SUFFIX) => {
+            crate::model::load_scorer(std::path::Path::new(other), schema)
+        }
         other if other.ends_with(".onnx") => bail!(
             "{other}: ONNX models are not supported yet (the training issue adds them); use --model rules or --model formula"
         ),
-        other => bail!("unknown model {other:?}: use rules, formula or a path to a .onnx file"),
+        other => bail!(
+            "unknown model {other:?}: use rules, formula or a model file (*.wbm.json) written by `workbench train`"
+        ),
     }
 }
 

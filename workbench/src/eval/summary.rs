@@ -73,7 +73,7 @@ pub struct EvalResult {
     pub detection_delay_s: DelayStats,
     /// Alerts (runs of consecutive alerting windows of one host) with no attack window.
     pub false_alerts: u64,
-    /// Hours of traffic observed (window ends × hop).
+    /// Hours of traffic observed: hops with host windows, per timeline, × hop.
     pub observed_hours: f64,
     /// `false_alerts / observed_hours`: benign traffic runs through the whole capture,
     /// so every observed hour is an hour of benign traffic.
@@ -243,14 +243,22 @@ pub fn evaluate(
 }
 
 /// Alerts are runs of consecutive alerting windows of one host; a run with no positive
-/// window is a false alert. Observed time is the number of distinct window ends × hop.
+/// window is a false alert. Observed time is the hops with windows (per timeline) × hop.
 fn false_alerts(windows: &[ScoredWindow], threshold: f64, hop_s: f64) -> (u64, f64) {
     let hop_ns = (hop_s * 1e9).round() as u64;
     let mut runs: HashMap<IpAddr, (u64, bool)> = HashMap::new(); // last end, run has positive
     let mut false_runs = 0u64;
-    let mut ends: Vec<u64> = windows.iter().map(|w| w.end_ns).collect();
-    ends.sort_unstable();
-    ends.dedup();
+    // Windows arrive in emission order: ascending window ends within a timeline, and a
+    // restart for each independent capture. Counting the changes of window end counts
+    // each observed hop once per timeline, even when two captures overlap in time.
+    let mut hops = 0u64;
+    let mut prev_end = None;
+    for w in windows {
+        if prev_end != Some(w.end_ns) {
+            hops += 1;
+            prev_end = Some(w.end_ns);
+        }
+    }
     for w in windows {
         if w.score < threshold {
             continue;
@@ -273,5 +281,5 @@ fn false_alerts(windows: &[ScoredWindow], threshold: f64, hop_s: f64) -> (u64, f
         }
     }
     false_runs += runs.values().filter(|(_, pos)| !pos).count() as u64;
-    (false_runs, ends.len() as f64 * hop_s / 3600.0)
+    (false_runs, hops as f64 * hop_s / 3600.0)
 }

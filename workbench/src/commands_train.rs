@@ -1,0 +1,481 @@
+//! `workbench train`: glue between datasets, the training data, the split, GBDT
+//! training, the model file and the test evaluation + report.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::cli::TrainArgs;
+use crate::datasets::{self, Dataset};
+use crate::engine::WindowConfig;
+use crate::eval::metrics::{average_precision, threshold_at_fpr};
+use crate::eval::scorer::RulesScorer;
+use crate::eval::{evaluate, EvalResult, Labeler, ScoredWindow, Scorer};
+use crate::model::file::{RowCounts, SplitInfo, Threshold, TrainingInfo, FORMAT, FORMAT_VERSION};
+use crate::model::gbdt::{self, FitInfo};
+use crate::model::{
+    collect, cross_split, model_name, rows_sha256, time_split, FeatureImportance, GbdtParams,
+    GbdtScorer, ModelFile, ModelKind, SplitConfig, TrainingData, MODEL_SUFFIX,
+};
+use crate::report::{write_report, ModelRun};
+
+/// The false-positive budget the stored threshold is chosen for (the evaluation's).
+const TARGET_FPR: f64 = 0.01;
+
+/// The only algorithm so far.
+const ALGOS_LATER: &str =
+    "not implemented yet: forest, logistic, unsupervised ensemble come with the training issue";
+
+/// Wall time of each phase, seconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    pub features_s: f64,
+    pub fit_s: f64,
+    pub total_s: f64,
+}
+
+/// Everything a training run produced.
+pub struct TrainOutcome {
+    /// The model as trained (and as written: the file is checked to read back equal).
+    pub model: ModelFile,
+    /// Where.
+    pub path: PathBuf,
+    /// Describes the test rows (`synthetic, last 20% by time`).
+    pub test_name: String,
+    /// The model on the test rows.
+    pub test: EvalResult,
+    /// The rules baseline on the same test rows.
+    pub rules_test: EvalResult,
+    pub report_index: Option<PathBuf>,
+    pub timings: Timings,
+    /// Inputs that failed (partially read) in either dataset.
+    pub failed_inputs: usize,
+    /// Input errors, for printing.
+    pub warnings: Vec<String>,
+}
+
+/// Scored, labelled windows of some rows of `data` for evaluating on them: labels come
+/// from the episodes overlapping those rows' time span only (so episodes of the
+/// training period do not count as missed), rows keep emission order.
+fn test_windows(
+    data: &TrainingData,
+    rows: &[usize],
+    scorers: &[&dyn Scorer],
+) -> (Vec<Vec<ScoredWindow>>, Labeler, Vec<bool>) {
+    let width_s = data.window.widths_s[0];
+    let mut rows = rows.to_vec();
+    rows.sort_unstable();
+    let (lo, hi) = rows.iter().fold((u64::MAX, 0u64), |(lo, hi), &i| {
+        (lo.min(data.end_ns[i]), hi.max(data.end_ns[i]))
+    });
+    let (span_start, span_end) = (lo as f64 / 1e9 - width_s, hi as f64 / 1e9);
+    let episodes = data
+        .episodes
+        .iter()
+        .filter(|e| e.end_ts >= span_start && e.start_ts < span_end)
+        .cloned()
+        .collect();
+    let labeler = Labeler::new(episodes);
+    let mut matched = vec![false; labeler.episodes().len()];
+    let mut out = vec![Vec::with_capacity(rows.len()); scorers.len()];
+    let mut values = vec![0f64; data.n_features()];
+    for &i in &rows {
+        let host = data.hosts[i];
+        let end_s = data.end_ns[i] as f64 / 1e9;
+        let label = labeler.label(host, end_s - width_s, end_s);
+        for e in labeler.all_labels(host, end_s - width_s, end_s) {
+            matched[e] = true;
+        }
+        for (v, &x) in values.iter_mut().zip(data.row(i)) {
+            *v = f64::from(x);
+        }
+        for (s, windows) in scorers.iter().zip(out.iter_mut()) {
+            let score = s.score(&values);
+            windows.push(ScoredWindow {
+                end_ns: data.end_ns[i],
+                host,
+                score: if score.value.is_finite() {
+                    score.value
+                } else {
+                    0.0
+                },
+                threat: score.threat,
+                label: label.map(|(e, r)| (e as u32, r)),
+            });
+        }
+    }
+    (out, labeler, matched)
+}
+
+/// Checks the arguments that need no data: algorithm, parameters, output name,
+/// window settings and split shares.
+fn check_args(a: &TrainArgs, cross: bool) -> Result<(GbdtParams, WindowConfig, SplitConfig)> {
+    if a.algo != "gbdt" {
+        bail!("--algo {}: {ALGOS_LATER}", a.algo);
+    }
+    let params = a.gbdt_params();
+    params.validate()?;
+    if !a.out.to_string_lossy().ends_with(MODEL_SUFFIX) {
+        bail!(
+            "--out {}: model files must be named *{MODEL_SUFFIX} (that is how `eval --model` recognises them)",
+            a.out.display()
+        );
+    }
+    let cfg = a.window.config();
+    cfg.validate().context("invalid window settings")?;
+    let shares = SplitConfig {
+        by: a.split_by,
+        ..a.split.unwrap_or(if cross {
+            SplitConfig::CROSS_DEFAULT
+        } else {
+            SplitConfig::TIME_DEFAULT
+        })
+    };
+    shares.validate(!cross)?;
+    Ok((params, cfg, shares))
+}
+
+/// Runs `workbench train`.
+pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<TrainOutcome> {
+    // Refuse bad arguments before spending minutes on features.
+    check_args(a, a.test_dataset.is_some())?;
+    let ds = datasets::resolve(&a.dataset, a.data_dir.as_deref())?;
+    let test_ds = match &a.test_dataset {
+        Some(t) => Some(datasets::resolve(t, a.data_dir.as_deref())?),
+        None => None,
+    };
+    train_datasets(a, &ds, test_ds.as_ref(), quiet)
+}
+
+/// `workbench train` on resolved datasets (`test_ds` plays `--test-dataset`).
+pub fn train_datasets(
+    a: &TrainArgs,
+    ds: &Dataset,
+    test_ds: Option<&Dataset>,
+    quiet: bool,
+) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let (params, cfg, shares) = check_args(a, test_ds.is_some())?;
+
+    // Features, one pass per dataset.
+    let data = collect(ds, &cfg, quiet)?;
+    let test_data = match test_ds {
+        Some(t) => Some(collect(t, &cfg, quiet)?),
+        None => None,
+    };
+    let features_s = started.elapsed().as_secs_f64();
+
+    // Split by time.
+    let longest = cfg.widths_s.iter().copied().fold(0.0, f64::max);
+    let gap_ns = (longest * 1e9).round() as u64;
+    let split = match &test_data {
+        None => time_split(&data.end_ns, shares, gap_ns)?,
+        Some(_) => cross_split(&data.end_ns, shares, gap_ns)?,
+    };
+
+    // Fit.
+    let fit_started = Instant::now();
+    let (ensemble, fit) = gbdt::train(&data, &split.train, &split.validation, &params)?;
+    let fit_s = fit_started.elapsed().as_secs_f64();
+
+    // Threshold on the validation split.
+    let val_labels: Vec<bool> = split
+        .validation
+        .iter()
+        .map(|&i| data.is_positive(i))
+        .collect();
+    let val_scores: Vec<f64> = split
+        .validation
+        .iter()
+        .map(|&i| ensemble.predict_proba(data.row(i)))
+        .collect();
+    let at = threshold_at_fpr(&val_labels, &val_scores, TARGET_FPR);
+    let validation_pr_auc = average_precision(&val_labels, &val_scores);
+
+    let (test_rows, test_name, test_dataset_name): (Vec<usize>, String, Option<String>) =
+        match &test_data {
+            Some(t) => (
+                (0..t.len()).collect(),
+                format!("{} (cross-dataset test)", t.dataset),
+                Some(t.dataset.clone()),
+            ),
+            None => (
+                split.test.clone(),
+                format!(
+                    "{} (test split: last {:.0}% of the {})",
+                    data.dataset,
+                    (1.0 - shares.train - shares.validation) * 100.0,
+                    match shares.by {
+                        crate::model::split::SplitBy::Time => "time span",
+                        crate::model::split::SplitBy::Rows => "rows in time order",
+                    }
+                ),
+                None,
+            ),
+        };
+    let tdata = test_data.as_ref().unwrap_or(&data);
+    let counts = RowCounts {
+        train: split.train.len() as u64,
+        train_positives: data.positives(&split.train) as u64,
+        validation: split.validation.len() as u64,
+        validation_positives: data.positives(&split.validation) as u64,
+        test: test_rows.len() as u64,
+        test_positives: tdata.positives(&test_rows) as u64,
+        purged: split.purged as u64,
+        unused: split.unused as u64,
+    };
+    let feature_importance = ensemble.feature_importance(&data.schema.names);
+    let model = ModelFile {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        kind: ModelKind::Gbdt,
+        workbench_version: env!("CARGO_PKG_VERSION").into(),
+        schema_fingerprint: data.schema.fingerprint(),
+        schema: data.schema.clone(),
+        window: cfg.clone(),
+        threshold: Threshold {
+            value: at.threshold,
+            target_fpr: TARGET_FPR,
+            chosen_on: "validation".into(),
+            tpr: at.tpr,
+            fpr: at.fpr,
+        },
+        training: TrainingInfo {
+            datasets: vec![data.dataset.clone()],
+            test_dataset: test_dataset_name,
+            data_sha256: rows_sha256(&data, &[&split.train, &split.validation]),
+            split: SplitInfo {
+                mode: if test_data.is_some() {
+                    "cross_dataset".into()
+                } else {
+                    "time".into()
+                },
+                shares,
+                purge_gap_s: longest,
+            },
+            rows: counts,
+            params,
+            fit,
+            validation_pr_auc,
+        },
+        feature_importance,
+        ensemble,
+    };
+    model.save(&a.out)?;
+
+    // Evaluate what is on disk, on the test rows.
+    let loaded = ModelFile::load(&a.out)?;
+    if loaded != model {
+        bail!(
+            "model file {} does not read back as it was written",
+            a.out.display()
+        );
+    }
+    loaded.check_schema(&tdata.schema)?;
+    let scorer = GbdtScorer::new(model_name(&a.out), &loaded);
+    let rules = RulesScorer::new(&tdata.schema)?;
+    let (mut windows, labeler, matched) = test_windows(tdata, &test_rows, &[&scorer, &rules]);
+    let rules_windows = windows.pop().unwrap_or_default();
+    let model_windows = windows.pop().unwrap_or_default();
+    let (width_s, hop_s) = (cfg.widths_s[0], cfg.hop_s);
+    let test = evaluate(
+        scorer.name(),
+        &model_windows,
+        &labeler,
+        &matched,
+        scorer.default_threshold(),
+        width_s,
+        hop_s,
+    );
+    let rules_test = evaluate(
+        rules.name(),
+        &rules_windows,
+        &labeler,
+        &matched,
+        rules.default_threshold(),
+        width_s,
+        hop_s,
+    );
+    let report_dir = a.report.clone().unwrap_or_else(|| {
+        let ds_name = std::path::Path::new(&tdata.dataset)
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "dataset".into());
+        PathBuf::from("reports").join(format!("{ds_name}-{}-test", model_name(&a.out)))
+    });
+    let report_index = write_report(
+        &report_dir,
+        &tdata.info(test_name.clone()),
+        &cfg,
+        &[
+            ModelRun {
+                result: test.clone(),
+                windows: &model_windows,
+            },
+            ModelRun {
+                result: rules_test.clone(),
+                windows: &rules_windows,
+            },
+        ],
+    )?;
+
+    let mut warnings = Vec::new();
+    let mut failed_inputs = 0;
+    for d in std::iter::once(&data).chain(test_data.as_ref()) {
+        failed_inputs += d.run.failed_inputs();
+        warnings.extend(d.run.inputs.iter().filter_map(|i| i.error.clone()));
+    }
+    Ok(TrainOutcome {
+        model,
+        path: a.out.clone(),
+        test_name,
+        test,
+        rules_test,
+        report_index: Some(report_index),
+        timings: Timings {
+            features_s,
+            fit_s,
+            total_s: started.elapsed().as_secs_f64(),
+        },
+        failed_inputs,
+        warnings,
+    })
+}
+
+fn fmt_opt(x: Option<f64>) -> String {
+    x.map_or("n/a".to_string(), |v| format!("{v:.4}"))
+}
+
+/// Prints a training run for people.
+pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
+    let t = &o.model.training;
+    let r = &t.rows;
+    let f: &FitInfo = &t.fit;
+    let pct = |p: u64, n: u64| {
+        if n > 0 {
+            100.0 * p as f64 / n as f64
+        } else {
+            0.0
+        }
+    };
+    writeln!(
+        out,
+        "trained on {}: {} host windows ({:.2} s to compute features)",
+        t.datasets.join(", "),
+        r.train
+            + r.validation
+            + r.purged
+            + r.unused
+            + if t.test_dataset.is_some() { 0 } else { r.test },
+        o.timings.features_s
+    )?;
+    writeln!(
+        out,
+        "split ({}, shares of the {}): train {} ({:.2}% attack), validation {} ({:.2}%), test {} ({:.2}%); {} purged at the boundaries{}",
+        t.split.mode,
+        match t.split.shares.by {
+            crate::model::split::SplitBy::Time => "time span",
+            crate::model::split::SplitBy::Rows => "rows",
+        },
+        r.train,
+        pct(r.train_positives, r.train),
+        r.validation,
+        pct(r.validation_positives, r.validation),
+        r.test,
+        pct(r.test_positives, r.test),
+        r.purged,
+        if r.unused > 0 { format!(", {} unused", r.unused) } else { String::new() }
+    )?;
+    writeln!(
+        out,
+        "gbdt: {} of {} trees kept (max {}, depth {}, learning rate {}), positive weight {:.1}, fitted in {:.2} s",
+        f.trees_kept, f.trees_fitted, t.params.trees, t.params.depth, t.params.learning_rate,
+        f.positive_weight, o.timings.fit_s
+    )?;
+    let th = &o.model.threshold;
+    writeln!(
+        out,
+        "validation: PR-AUC {}; threshold at {}% FPR {} (TPR {:.3}, FPR {:.4})",
+        fmt_opt(t.validation_pr_auc),
+        th.target_fpr * 100.0,
+        if th.value.abs() >= 1e-3 || th.value == 0.0 {
+            format!("{:.6}", th.value)
+        } else {
+            format!("{:.3e}", th.value)
+        },
+        th.tpr,
+        th.fpr
+    )?;
+    let e = &o.test;
+    writeln!(
+        out,
+        "test on {}: {} windows, {} attack (base rate {:.4})",
+        o.test_name, e.windows, e.positives, e.base_rate
+    )?;
+    let m = &e.at_model_threshold;
+    writeln!(
+        out,
+        "  model {}: PR-AUC {}  ROC-AUC {}; at its threshold: TPR {:.3}  FPR {:.4}  precision {:.3}",
+        e.model,
+        fmt_opt(e.pr_auc),
+        fmt_opt(e.roc_auc),
+        m.tpr,
+        m.fpr,
+        m.precision
+    )?;
+    writeln!(
+        out,
+        "  episodes: {}/{} detected at the test's 1%-FPR threshold, delay median {} s; {:.2} false alerts per hour",
+        e.episodes.iter().filter(|x| x.detected).count(),
+        e.episodes_total,
+        fmt_opt(e.detection_delay_s.median),
+        e.false_alerts_per_hour
+    )?;
+    for p in &e.per_attack {
+        writeln!(
+            out,
+            "  {:<20} windows {:>7}  recall@1%FPR {:.3}  recall at model threshold {:.3}",
+            p.attack_type, p.windows, p.recall_at_fpr_1pct, p.recall_at_model_threshold
+        )?;
+    }
+    writeln!(
+        out,
+        "  rules on the same windows: PR-AUC {}",
+        fmt_opt(o.rules_test.pr_auc)
+    )?;
+    let top: Vec<String> = o
+        .model
+        .feature_importance
+        .iter()
+        .take(5)
+        .filter(|i| i.splits > 0)
+        .map(|i: &FeatureImportance| format!("{} {:.1}%", i.feature, i.gain_share * 100.0))
+        .collect();
+    writeln!(out, "top features by gain: {}", top.join(", "))?;
+    for w in &o.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    writeln!(out, "model: {}", o.path.display())?;
+    if let Some(p) = &o.report_index {
+        writeln!(out, "report: {}", p.display())?;
+    }
+    Ok(())
+}
+
+/// The training run as one JSON object (`--json`).
+pub fn train_json(o: &TrainOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "model": o.path.display().to_string(),
+        "training": o.model.training,
+        "threshold": o.model.threshold,
+        "feature_importance": o.model.feature_importance,
+        "test_name": o.test_name,
+        "test": o.test,
+        "rules_test": o.rules_test,
+        "report": o.report_index.as_ref().map(|p| p.display().to_string()),
+        "timings": o.timings,
+    })
+}

@@ -1,0 +1,301 @@
+//! Model files (`*.wbm.json`): a trained ensemble with everything needed to use it
+//! safely — the feature schema it expects, the window settings, the decision threshold
+//! and how it was chosen, where the training data came from (name and hash), the
+//! training parameters and the workbench version. Nothing time-dependent is stored, so
+//! training twice with the same seed writes the same bytes.
+//!
+//! Loading validates the whole file; scoring rows of another schema is refused with
+//! both fingerprints named.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::gbdt::{FeatureImportance, FitInfo, GbdtParams, TreeEnsemble};
+use super::split::SplitConfig;
+use crate::engine::{FeatureSchema, WindowConfig};
+
+/// File name suffix of model files.
+pub const MODEL_SUFFIX: &str = ".wbm.json";
+/// The `format` field of every model file.
+pub const FORMAT: &str = "workbench-model";
+/// Bumped when the file layout changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What kind of model a file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Gradient-boosted trees ([`TreeEnsemble`]).
+    Gbdt,
+}
+
+/// The decision threshold and how it was chosen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// Alert when `score >= value`.
+    pub value: f64,
+    /// The false-positive budget it was chosen for.
+    pub target_fpr: f64,
+    /// The split it was chosen on (always `validation`: never the test rows).
+    pub chosen_on: String,
+    /// True and false positive rates on that split at `value`.
+    pub tpr: f64,
+    pub fpr: f64,
+}
+
+/// How the rows were split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitInfo {
+    /// `time` (one dataset, cut by window end) or `cross_dataset`.
+    pub mode: String,
+    /// Shares of the training dataset's time-ordered rows.
+    pub shares: SplitConfig,
+    /// Rows whose window overlapped the previous split were dropped up to this long
+    /// after it, seconds.
+    pub purge_gap_s: f64,
+}
+
+/// Rows and positives of each split.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowCounts {
+    pub train: u64,
+    pub train_positives: u64,
+    pub validation: u64,
+    pub validation_positives: u64,
+    pub test: u64,
+    pub test_positives: u64,
+    /// Dropped by the purge gaps.
+    pub purged: u64,
+    /// Left over after train and validation (cross-dataset mode with shares < 1).
+    pub unused: u64,
+}
+
+/// Where the model came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingInfo {
+    /// The training dataset(s) (train and validation rows).
+    pub datasets: Vec<String>,
+    /// The test dataset in cross-dataset mode.
+    pub test_dataset: Option<String>,
+    /// sha256 over the train and validation rows (window end, host, label, `f32`
+    /// values, in split order, after the schema fingerprint).
+    pub data_sha256: String,
+    pub split: SplitInfo,
+    pub rows: RowCounts,
+    /// Training parameters as given.
+    pub params: GbdtParams,
+    /// What fitting did (trees, positive weight, validation loss per round).
+    pub fit: FitInfo,
+    /// PR-AUC of the model on the validation split.
+    pub validation_pr_auc: Option<f64>,
+}
+
+/// A model file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    pub kind: ModelKind,
+    /// The workbench version that trained it.
+    pub workbench_version: String,
+    /// The schema fingerprint rows must have ([`FeatureSchema::fingerprint`]).
+    pub schema_fingerprint: String,
+    /// The schema itself (names, units, version, widths).
+    pub schema: FeatureSchema,
+    /// The window settings the features were computed with.
+    pub window: WindowConfig,
+    pub threshold: Threshold,
+    pub training: TrainingInfo,
+    /// Per feature, highest gain first.
+    pub feature_importance: Vec<FeatureImportance>,
+    pub ensemble: TreeEnsemble,
+}
+
+/// The name a model gets in reports: its file name without [`MODEL_SUFFIX`].
+pub fn model_name(path: &Path) -> String {
+    let file = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    file.strip_suffix(MODEL_SUFFIX)
+        .map(str::to_string)
+        .unwrap_or(file)
+}
+
+impl ModelFile {
+    /// Checks everything a loaded file must satisfy.
+    pub fn validate(&self) -> Result<()> {
+        if self.format != FORMAT {
+            bail!("not a workbench model (format {:?})", self.format);
+        }
+        if self.format_version != FORMAT_VERSION {
+            bail!(
+                "model file format version {} is not supported (this workbench reads version {})",
+                self.format_version,
+                FORMAT_VERSION
+            );
+        }
+        let fp = self.schema.fingerprint();
+        if fp != self.schema_fingerprint {
+            bail!(
+                "the file is inconsistent: its schema_fingerprint {} does not match its feature names (fingerprint {fp}); it was edited or damaged",
+                self.schema_fingerprint
+            );
+        }
+        if self.schema.units.len() != self.schema.names.len() {
+            bail!(
+                "the schema has {} names but {} units",
+                self.schema.names.len(),
+                self.schema.units.len()
+            );
+        }
+        if self.ensemble.n_features as usize != self.schema.len() {
+            bail!(
+                "the ensemble reads {} features but the schema has {}",
+                self.ensemble.n_features,
+                self.schema.len()
+            );
+        }
+        if self.window.widths_s != self.schema.widths_s {
+            bail!(
+                "window widths {:?} differ from the schema's {:?}",
+                self.window.widths_s,
+                self.schema.widths_s
+            );
+        }
+        self.window
+            .validate()
+            .context("the stored window settings are invalid")?;
+        if !self.threshold.value.is_finite() {
+            bail!("the threshold is {}", self.threshold.value);
+        }
+        if self.ensemble.trees.is_empty() {
+            bail!("the ensemble has no trees");
+        }
+        self.ensemble.validate().context("invalid tree ensemble")?;
+        Ok(())
+    }
+
+    /// Refuses to score rows of another schema, naming both.
+    pub fn check_schema(&self, engine: &FeatureSchema) -> Result<()> {
+        let theirs = engine.fingerprint();
+        if theirs != self.schema_fingerprint {
+            bail!(
+                "the model was trained on feature schema {} ({} columns, windows {:?} s) but the engine computes schema {} ({} columns, windows {:?} s); evaluate with the model's window settings (--window {}) or retrain it",
+                self.schema_fingerprint,
+                self.schema.len(),
+                self.schema.widths_s,
+                theirs,
+                engine.len(),
+                engine.widths_s,
+                self.schema
+                    .widths_s
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads and validates a model file.
+    pub fn load(path: &Path) -> Result<ModelFile> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading model file {}", path.display()))?;
+        let m: ModelFile = serde_json::from_slice(&bytes)
+            .with_context(|| format!("model file {} is not a valid model", path.display()))?;
+        m.validate()
+            .with_context(|| format!("model file {}", path.display()))?;
+        Ok(m)
+    }
+
+    /// The file's bytes (pretty JSON, trailing newline).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut v = serde_json::to_vec_pretty(self)?;
+        v.push(b'\n');
+        Ok(v)
+    }
+
+    /// Validates and writes the file atomically (a temporary file in the same
+    /// directory, synced, then renamed over `path`).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if !path.to_string_lossy().ends_with(MODEL_SUFFIX) {
+            bail!(
+                "{}: model files must be named *{MODEL_SUFFIX} (that is how --model recognises them)",
+                path.display()
+            );
+        }
+        self.validate()
+            .context("refusing to write an invalid model")?;
+        write_atomic(path, &self.to_bytes()?)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so readers never
+/// see a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file_name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> Result<()> {
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.sync_all()
+            .with_context(|| format!("syncing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_drop_the_suffix() {
+        assert_eq!(model_name(Path::new("m/gbdt.wbm.json")), "gbdt");
+        assert_eq!(model_name(Path::new("x.json")), "x.json");
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/a.wbm.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+}

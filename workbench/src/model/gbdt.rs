@@ -1,0 +1,655 @@
+//! Gradient-boosted trees: training with forust-ml, and our own plain tree ensemble.
+//!
+//! forust-ml fits the trees (log loss, histogram splits, early stopping on the
+//! validation split). Its trees are then copied into [`TreeEnsemble`], which is what
+//! model files store, what [`super::GbdtScorer`] evaluates and what an ONNX exporter
+//! reads: nothing at scoring time depends on forust-ml.
+//!
+//! Semantics of a [`TreeEnsemble`] (the same as forust-ml's and ONNX's `BRANCH_LT`):
+//! start at node 0 of each tree; at an inner node go to `left` when the feature value
+//! is below `threshold`, to `right` otherwise, and follow `missing_left` when the value
+//! is NaN; add the reached leaf's `leaf_value`. The margin is `base_score` plus the sum
+//! over trees; the probability is its logistic sigmoid. Feature values are `f32` (the
+//! training rows are stored as `f32`); thresholds are values of the training data, so
+//! each one is an `f32` widened to `f64` (or `f64::MAX`, which no `f32` reaches).
+
+use anyhow::{bail, Context, Result};
+use forust_ml::gradientbooster::GradientBooster;
+use forust_ml::metric::Metric;
+use forust_ml::objective::ObjectiveType;
+use forust_ml::sampler::SampleMethod;
+use forust_ml::Matrix;
+use serde::{Deserialize, Serialize};
+
+use super::dataset::TrainingData;
+
+/// One node of a tree. Leaves have `leaf: true` and only `leaf_value` matters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// True for a leaf.
+    pub leaf: bool,
+    /// Column index of the split feature (schema order).
+    pub feature: u32,
+    /// Go left when `value < threshold`.
+    pub threshold: f64,
+    /// Index of the left child in the tree's `nodes` (always after this node).
+    pub left: u32,
+    /// Index of the right child (always after this node).
+    pub right: u32,
+    /// Where a NaN value goes.
+    pub missing_left: bool,
+    /// A leaf's contribution to the margin (log-odds); for inner nodes, the weight the
+    /// node would have as a leaf (forust-ml keeps it; unused when scoring).
+    pub leaf_value: f64,
+    /// Loss reduction of the split (0 for leaves), for feature importance.
+    pub gain: f64,
+    /// Sum of the hessians of the training rows in the node (weighted), for analysis.
+    pub cover: f64,
+}
+
+/// One regression tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tree {
+    /// Nodes; node 0 is the root.
+    pub nodes: Vec<Node>,
+}
+
+/// A boosted tree ensemble for binary classification (log loss).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeEnsemble {
+    /// Number of feature columns rows must have.
+    pub n_features: u32,
+    /// Initial margin (log-odds).
+    pub base_score: f64,
+    /// The trees, in boosting order.
+    pub trees: Vec<Tree>,
+}
+
+/// How much one feature is used by an ensemble.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureImportance {
+    /// Column name.
+    pub feature: String,
+    /// Column index.
+    pub index: u32,
+    /// Number of splits on it.
+    pub splits: u64,
+    /// Sum of the splits' gains.
+    pub gain: f64,
+    /// `gain` over the total gain of all features (0 when nothing splits).
+    pub gain_share: f64,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+impl Tree {
+    /// The leaf value reached by a row whose value of column `f` is `get(f)`.
+    /// Malformed trees (checked by [`TreeEnsemble::validate`]) end at 0.
+    #[inline]
+    fn leaf_value(&self, get: &impl Fn(usize) -> f32) -> f64 {
+        let mut i = 0usize;
+        // At most one step per node: children always come after their parent in a
+        // validated tree, and the bound keeps an unvalidated one from looping.
+        for _ in 0..self.nodes.len() {
+            let Some(n) = self.nodes.get(i) else {
+                return 0.0;
+            };
+            if n.leaf {
+                return n.leaf_value;
+            }
+            let v = get(n.feature as usize);
+            let go_left = if v.is_nan() {
+                n.missing_left
+            } else {
+                f64::from(v) < n.threshold
+            };
+            i = if go_left { n.left } else { n.right } as usize;
+        }
+        0.0
+    }
+}
+
+impl TreeEnsemble {
+    /// The margin (log-odds) of a row given by a column accessor.
+    #[inline]
+    pub fn margin_by(&self, get: impl Fn(usize) -> f32) -> f64 {
+        self.base_score + self.trees.iter().map(|t| t.leaf_value(&get)).sum::<f64>()
+    }
+
+    /// The margin (log-odds) of a row; missing columns count as NaN.
+    pub fn margin(&self, row: &[f32]) -> f64 {
+        self.margin_by(|f| row.get(f).copied().unwrap_or(f32::NAN))
+    }
+
+    /// The probability of the positive class for a row (values in schema order).
+    pub fn predict_proba(&self, row: &[f32]) -> f64 {
+        sigmoid(self.margin(row))
+    }
+
+    /// The probability for a row of `f64` values (rounded to `f32` first, as in training).
+    pub fn predict_proba_f64(&self, row: &[f64]) -> f64 {
+        sigmoid(self.margin_by(|f| row.get(f).map_or(f32::NAN, |&v| v as f32)))
+    }
+
+    /// Number of nodes over all trees.
+    pub fn node_count(&self) -> usize {
+        self.trees.iter().map(|t| t.nodes.len()).sum()
+    }
+
+    /// Checks the structure: every tree non-empty, children after their parent and in
+    /// range, features in range, numbers not NaN and leaf values finite.
+    pub fn validate(&self) -> Result<()> {
+        if !self.base_score.is_finite() {
+            bail!("base_score is {}", self.base_score);
+        }
+        for (ti, t) in self.trees.iter().enumerate() {
+            if t.nodes.is_empty() {
+                bail!("tree {ti} has no nodes");
+            }
+            let n = t.nodes.len();
+            for (ni, node) in t.nodes.iter().enumerate() {
+                let at = || format!("tree {ti} node {ni}");
+                if node.leaf {
+                    if !node.leaf_value.is_finite() {
+                        bail!("{}: leaf value {}", at(), node.leaf_value);
+                    }
+                    continue;
+                }
+                if node.feature >= self.n_features {
+                    bail!(
+                        "{}: feature {} out of range (the model has {} features)",
+                        at(),
+                        node.feature,
+                        self.n_features
+                    );
+                }
+                if node.threshold.is_nan() {
+                    bail!("{}: threshold is NaN", at());
+                }
+                for child in [node.left, node.right] {
+                    let c = child as usize;
+                    if c <= ni || c >= n {
+                        bail!(
+                            "{}: child {child} must come after the node and be below {n}",
+                            at()
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Split counts and total gain per feature, highest gain first (ties by index).
+    pub fn feature_importance(&self, names: &[String]) -> Vec<FeatureImportance> {
+        let k = self.n_features as usize;
+        let mut splits = vec![0u64; k];
+        let mut gain = vec![0f64; k];
+        for t in &self.trees {
+            for n in t.nodes.iter().filter(|n| !n.leaf) {
+                if let Some(s) = splits.get_mut(n.feature as usize) {
+                    *s += 1;
+                    gain[n.feature as usize] += n.gain;
+                }
+            }
+        }
+        let total: f64 = gain.iter().sum();
+        let mut out: Vec<FeatureImportance> = (0..k)
+            .map(|i| FeatureImportance {
+                feature: names.get(i).cloned().unwrap_or_else(|| format!("f{i}")),
+                index: i as u32,
+                splits: splits[i],
+                gain: gain[i],
+                gain_share: if total > 0.0 { gain[i] / total } else { 0.0 },
+            })
+            .collect();
+        out.sort_by(|a, b| b.gain.total_cmp(&a.gain).then(a.index.cmp(&b.index)));
+        out
+    }
+}
+
+/// How positive rows are weighted against negatives.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositiveWeight {
+    /// `negatives / positives` of the training split: both classes weigh the same in
+    /// total (scikit-learn's `class_weight="balanced"` up to a constant).
+    Balanced,
+    /// The square root of `negatives / positives`: halfway (in log scale) between
+    /// unweighted and balanced.
+    Sqrt,
+    /// A fixed weight for every positive row (negatives weigh 1).
+    Fixed(f64),
+}
+
+impl std::str::FromStr for PositiveWeight {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("balanced") {
+            return Ok(PositiveWeight::Balanced);
+        }
+        if s.eq_ignore_ascii_case("sqrt") {
+            return Ok(PositiveWeight::Sqrt);
+        }
+        match s.parse::<f64>() {
+            Ok(w) if w.is_finite() && w > 0.0 => Ok(PositiveWeight::Fixed(w)),
+            _ => Err(format!(
+                "positive weight must be `balanced`, `sqrt` or a positive number, got {s:?}"
+            )),
+        }
+    }
+}
+
+/// Training parameters (stored in the model file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GbdtParams {
+    /// Most trees (boosting rounds).
+    pub trees: usize,
+    /// Most depth of a tree.
+    pub depth: usize,
+    /// Shrinkage applied to every leaf.
+    pub learning_rate: f32,
+    /// Smallest sum of (weighted) hessians in a leaf.
+    pub min_child_weight: f32,
+    /// L2 regularisation of leaf weights.
+    pub l2: f32,
+    /// Smallest loss reduction for a split.
+    pub gamma: f32,
+    /// Share of rows sampled for each tree (1 = all, no sampling).
+    pub subsample: f32,
+    /// Share of columns sampled for each tree (1 = all).
+    pub colsample: f64,
+    /// Stop when the validation log loss has not improved for this many trees
+    /// (None = never stop early).
+    pub early_stopping_rounds: Option<usize>,
+    /// Histogram bins per feature.
+    pub bins: u16,
+    /// Weight of positive rows.
+    pub positive_weight: PositiveWeight,
+    /// Seed of the row and column sampling.
+    pub seed: u64,
+}
+
+impl Default for GbdtParams {
+    fn default() -> Self {
+        GbdtParams {
+            trees: 200,
+            depth: 6,
+            learning_rate: 0.1,
+            min_child_weight: 1.0,
+            l2: 1.0,
+            gamma: 0.0,
+            subsample: 1.0,
+            colsample: 1.0,
+            early_stopping_rounds: Some(20),
+            bins: 256,
+            positive_weight: PositiveWeight::Sqrt,
+            seed: 0,
+        }
+    }
+}
+
+impl GbdtParams {
+    /// Checks ranges, with messages that name the option.
+    pub fn validate(&self) -> Result<()> {
+        if self.trees == 0 {
+            bail!("--trees must be at least 1");
+        }
+        if self.depth == 0 {
+            bail!("--depth must be at least 1");
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            bail!(
+                "--learning-rate must be positive, got {}",
+                self.learning_rate
+            );
+        }
+        if !(self.min_child_weight >= 0.0 && self.min_child_weight.is_finite()) {
+            bail!(
+                "--min-child-weight must be zero or positive, got {}",
+                self.min_child_weight
+            );
+        }
+        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
+            bail!("--l2 must be zero or positive, got {}", self.l2);
+        }
+        if !(self.gamma >= 0.0 && self.gamma.is_finite()) {
+            bail!("--gamma must be zero or positive, got {}", self.gamma);
+        }
+        if !(self.subsample > 0.0 && self.subsample <= 1.0) {
+            bail!("--subsample must be in (0, 1], got {}", self.subsample);
+        }
+        if !(self.colsample > 0.0 && self.colsample <= 1.0) {
+            bail!("--colsample must be in (0, 1], got {}", self.colsample);
+        }
+        if self.bins < 2 {
+            bail!("--bins must be at least 2");
+        }
+        if self.early_stopping_rounds == Some(0) {
+            bail!("early stopping needs at least 1 round (or none)");
+        }
+        Ok(())
+    }
+}
+
+/// What training produced besides the ensemble.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitInfo {
+    /// Trees fitted before stopping (including those after the best one).
+    pub trees_fitted: usize,
+    /// Trees kept (the best validation round).
+    pub trees_kept: usize,
+    /// Weight given to each positive training row.
+    pub positive_weight: f64,
+    /// Validation log loss (weighted like training) after each fitted tree.
+    pub validation_logloss: Vec<f64>,
+}
+
+/// Column-major `f64` copy of some rows, as forust-ml wants it.
+fn column_major(data: &TrainingData, rows: &[usize]) -> Vec<f64> {
+    let k = data.n_features();
+    let n = rows.len();
+    let mut out = vec![0f64; n * k];
+    for (r, &i) in rows.iter().enumerate() {
+        for (c, &v) in data.row(i).iter().enumerate() {
+            out[c * n + r] = f64::from(v);
+        }
+    }
+    out
+}
+
+/// The 0/1 targets and weights of some rows.
+fn targets(data: &TrainingData, rows: &[usize], positive_weight: f64) -> (Vec<f64>, Vec<f64>) {
+    rows.iter()
+        .map(|&i| {
+            if data.is_positive(i) {
+                (1.0, positive_weight)
+            } else {
+                (0.0, 1.0)
+            }
+        })
+        .unzip()
+}
+
+/// The booster forust-ml fits for `params`.
+fn booster(params: &GbdtParams) -> GradientBooster {
+    GradientBooster::default()
+        .set_objective_type(ObjectiveType::LogLoss)
+        .set_iterations(params.trees)
+        .set_learning_rate(params.learning_rate)
+        .set_max_depth(params.depth)
+        .set_min_leaf_weight(params.min_child_weight)
+        .set_l2(params.l2)
+        .set_gamma(params.gamma)
+        .set_nbins(params.bins)
+        .set_subsample(params.subsample)
+        .set_sample_method(if params.subsample < 1.0 {
+            SampleMethod::Random
+        } else {
+            SampleMethod::None
+        })
+        .set_colsample_bytree(params.colsample)
+        .set_seed(params.seed)
+        .set_initialize_base_score(true)
+        .set_create_missing_branch(false)
+        .set_evaluation_metric(Some(Metric::LogLoss))
+        .set_early_stopping_rounds(params.early_stopping_rounds)
+        .set_parallel(true)
+}
+
+/// A fitted forust-ml booster with the rows' weights it was fitted with.
+pub struct Fitted {
+    pub booster: GradientBooster,
+    pub info: FitInfo,
+}
+
+/// Fits a booster on `train` rows, early-stopping on `validation` rows.
+pub fn fit(
+    data: &TrainingData,
+    train: &[usize],
+    validation: &[usize],
+    params: &GbdtParams,
+) -> Result<Fitted> {
+    params.validate()?;
+    let positives = train.iter().filter(|&&i| data.is_positive(i)).count();
+    let negatives = train.len() - positives;
+    if positives == 0 || negatives == 0 {
+        bail!(
+            "the training split has {positives} attack and {negatives} benign windows: both are needed"
+        );
+    }
+    if validation.is_empty() {
+        bail!("the validation split is empty");
+    }
+    let positive_weight = match params.positive_weight {
+        PositiveWeight::Balanced => negatives as f64 / positives as f64,
+        PositiveWeight::Sqrt => (negatives as f64 / positives as f64).sqrt(),
+        PositiveWeight::Fixed(w) => w,
+    };
+    let k = data.n_features();
+    let x_train = column_major(data, train);
+    let (y_train, w_train) = targets(data, train, positive_weight);
+    let x_val = column_major(data, validation);
+    let (y_val, w_val) = targets(data, validation, positive_weight);
+    let mut b = booster(params);
+    let eval = vec![(
+        Matrix::new(&x_val, validation.len(), k),
+        &y_val[..],
+        &w_val[..],
+    )];
+    b.fit(
+        &Matrix::new(&x_train, train.len(), k),
+        &y_train,
+        &w_train,
+        Some(eval),
+    )
+    .context("forust-ml training failed")?;
+    let trees_fitted = b.trees.len();
+    let trees_kept = b
+        .prediction_iteration
+        .unwrap_or(trees_fitted)
+        .min(trees_fitted);
+    let validation_logloss = match &b.evaluation_history {
+        Some(h) => (0..h.rows).map(|r| *h.get(r, 0)).collect(),
+        None => Vec::new(),
+    };
+    Ok(Fitted {
+        booster: b,
+        info: FitInfo {
+            trees_fitted,
+            trees_kept,
+            positive_weight,
+            validation_logloss,
+        },
+    })
+}
+
+/// Copies the trees forust-ml predicts with into a [`TreeEnsemble`].
+pub fn extract(b: &GradientBooster, n_features: usize, trees_kept: usize) -> Result<TreeEnsemble> {
+    let mut trees = Vec::with_capacity(trees_kept);
+    for (ti, t) in b.trees.iter().take(trees_kept).enumerate() {
+        let mut nodes = Vec::with_capacity(t.nodes.len());
+        for (ni, n) in t.nodes.iter().enumerate() {
+            if n.num != ni {
+                bail!("forust-ml tree {ti}: node {ni} is numbered {}", n.num);
+            }
+            if n.is_leaf {
+                nodes.push(Node {
+                    leaf: true,
+                    feature: 0,
+                    threshold: 0.0,
+                    left: 0,
+                    right: 0,
+                    missing_left: false,
+                    leaf_value: f64::from(n.weight_value),
+                    gain: 0.0,
+                    cover: f64::from(n.hessian_sum),
+                });
+                continue;
+            }
+            let missing_left = if n.missing_node == n.left_child {
+                true
+            } else if n.missing_node == n.right_child {
+                false
+            } else {
+                bail!("forust-ml tree {ti} node {ni} has a separate missing branch, which the ensemble format cannot hold");
+            };
+            let idx = |c: usize| {
+                u32::try_from(c).with_context(|| format!("tree {ti}: child index {c} too large"))
+            };
+            nodes.push(Node {
+                leaf: false,
+                feature: idx(n.split_feature)?,
+                threshold: n.split_value,
+                left: idx(n.left_child)?,
+                right: idx(n.right_child)?,
+                missing_left,
+                leaf_value: f64::from(n.weight_value),
+                gain: f64::from(n.split_gain),
+                cover: f64::from(n.hessian_sum),
+            });
+        }
+        trees.push(Tree { nodes });
+    }
+    let e = TreeEnsemble {
+        n_features: u32::try_from(n_features).context("too many features")?,
+        base_score: b.base_score,
+        trees,
+    };
+    e.validate()
+        .context("forust-ml produced a tree the ensemble format refuses")?;
+    Ok(e)
+}
+
+/// Fits on `train`, early-stops on `validation`, and returns our ensemble.
+pub fn train(
+    data: &TrainingData,
+    train: &[usize],
+    validation: &[usize],
+    params: &GbdtParams,
+) -> Result<(TreeEnsemble, FitInfo)> {
+    let fitted = fit(data, train, validation, params)?;
+    let e = extract(&fitted.booster, data.n_features(), fitted.info.trees_kept)?;
+    Ok((e, fitted.info))
+}
+
+/// forust-ml's own margins for some rows (for checking [`extract`]).
+pub fn forust_margins(b: &GradientBooster, data: &TrainingData, rows: &[usize]) -> Vec<f64> {
+    let x = column_major(data, rows);
+    b.predict(&Matrix::new(&x, rows.len(), data.n_features()), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(v: f64) -> Node {
+        Node {
+            leaf: true,
+            feature: 0,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            missing_left: false,
+            leaf_value: v,
+            gain: 0.0,
+            cover: 0.0,
+        }
+    }
+
+    fn split(feature: u32, threshold: f64, missing_left: bool, gain: f64) -> Node {
+        Node {
+            leaf: false,
+            feature,
+            threshold,
+            left: 1,
+            right: 2,
+            missing_left,
+            leaf_value: 0.0,
+            gain,
+            cover: 0.0,
+        }
+    }
+
+    fn stump(feature: u32, threshold: f64, missing_left: bool) -> TreeEnsemble {
+        TreeEnsemble {
+            n_features: 2,
+            base_score: 0.5,
+            trees: vec![Tree {
+                nodes: vec![
+                    split(feature, threshold, missing_left, 3.0),
+                    leaf(-1.0),
+                    leaf(2.0),
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn traversal_is_branch_lt_with_missing_direction() {
+        let e = stump(1, 3.0, true);
+        e.validate().unwrap();
+        assert_eq!(e.margin(&[0.0, 2.9]), -0.5);
+        assert_eq!(e.margin(&[0.0, 3.0]), 2.5, "equal goes right");
+        assert_eq!(e.margin(&[0.0, f32::NAN]), -0.5, "NaN follows missing_left");
+        assert_eq!(stump(1, 3.0, false).margin(&[0.0, f32::NAN]), 2.5);
+        assert_eq!(e.margin(&[0.0]), -0.5, "a short row reads NaN");
+        let p = e.predict_proba(&[0.0, 5.0]);
+        assert!((p - 1.0 / (1.0 + (-2.5f64).exp())).abs() < 1e-15);
+        assert_eq!(e.predict_proba_f64(&[0.0, 5.0]), p);
+    }
+
+    #[test]
+    fn validate_refuses_cycles_bad_features_and_nan() {
+        let mut e = stump(1, 3.0, true);
+        e.trees[0].nodes[0].left = 0;
+        assert!(e.validate().is_err(), "self loop");
+        let mut e = stump(1, 3.0, true);
+        e.trees[0].nodes[0].right = 9;
+        assert!(e.validate().is_err(), "child out of range");
+        assert!(
+            stump(2, 3.0, true).validate().is_err(),
+            "feature out of range"
+        );
+        assert!(stump(0, f64::NAN, true).validate().is_err());
+        let mut e = stump(0, 1.0, true);
+        e.trees[0].nodes[2].leaf_value = f64::INFINITY;
+        assert!(e.validate().is_err());
+        // Even an unvalidated cyclic tree terminates.
+        let mut e = stump(0, 1.0, true);
+        e.trees[0].nodes[0].left = 0;
+        assert!(e.margin(&[0.0, 0.0]).is_finite());
+    }
+
+    #[test]
+    fn importance_counts_splits_and_gain() {
+        let mut e = stump(1, 3.0, true);
+        e.trees.push(Tree {
+            nodes: vec![split(0, 1.0, false, 1.0), leaf(0.0), leaf(0.0)],
+        });
+        e.trees.push(e.trees[0].clone());
+        let imp = e.feature_importance(&["a".into(), "b".into()]);
+        assert_eq!(imp[0].feature, "b");
+        assert_eq!(imp[0].splits, 2);
+        assert_eq!(imp[0].gain, 6.0);
+        assert!((imp[0].gain_share - 6.0 / 7.0).abs() < 1e-12);
+        assert_eq!(imp[1].splits, 1);
+    }
+
+    #[test]
+    fn positive_weight_parses() {
+        assert_eq!("balanced".parse(), Ok(PositiveWeight::Balanced));
+        assert_eq!("2.5".parse(), Ok(PositiveWeight::Fixed(2.5)));
+        assert_eq!("sqrt".parse(), Ok(PositiveWeight::Sqrt));
+        assert!("0".parse::<PositiveWeight>().is_err());
+        assert!("x".parse::<PositiveWeight>().is_err());
+    }
+}

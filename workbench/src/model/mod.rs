@@ -1,0 +1,203 @@
+//! Trained models: training data from the engine ([`dataset`]), time-ordered splits
+//! ([`split`]), gradient-boosted trees fitted with forust-ml and held in our own
+//! [`gbdt::TreeEnsemble`] ([`gbdt`]), model files ([`file`]), and the [`GbdtScorer`]
+//! that `eval` (and later live mode) score with.
+//!
+//! `workbench train` (commands_train.rs) runs: collect → split → fit → threshold on the
+//! validation split → save → evaluate on the test split.
+
+pub mod dataset;
+pub mod file;
+pub mod gbdt;
+pub mod split;
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+
+pub use dataset::{collect, TrainingData, TrainingSink};
+pub use file::{model_name, ModelFile, ModelKind, MODEL_SUFFIX};
+pub use gbdt::{FeatureImportance, GbdtParams, PositiveWeight, TreeEnsemble};
+pub use split::{cross_split, time_split, Split, SplitConfig};
+
+use crate::engine::FeatureSchema;
+use crate::eval::{Score, Scorer};
+
+/// Scores rows with a loaded gradient-boosted tree model.
+#[derive(Clone, Debug)]
+pub struct GbdtScorer {
+    name: String,
+    threshold: f64,
+    ensemble: TreeEnsemble,
+}
+
+impl GbdtScorer {
+    /// A scorer for a validated model, named `name` in reports.
+    pub fn new(name: String, model: &ModelFile) -> Self {
+        GbdtScorer {
+            name,
+            threshold: model.threshold.value,
+            ensemble: model.ensemble.clone(),
+        }
+    }
+
+    /// The ensemble.
+    pub fn ensemble(&self) -> &TreeEnsemble {
+        &self.ensemble
+    }
+}
+
+impl Scorer for GbdtScorer {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn default_threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// The positive-class probability. The values are rounded to `f32` first, as the
+    /// training rows were. A binary model cannot tell the attack type: no threat.
+    fn score(&self, row: &[f64]) -> Score {
+        Score {
+            value: self.ensemble.predict_proba_f64(row),
+            threat: None,
+        }
+    }
+}
+
+/// Loads a model file and builds its scorer for rows of `schema` (refused when the
+/// model was trained on another schema).
+pub fn load_scorer(path: &Path, schema: &FeatureSchema) -> Result<Box<dyn Scorer>> {
+    let m = ModelFile::load(path)?;
+    m.check_schema(schema)
+        .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
+    match m.kind {
+        ModelKind::Gbdt => Ok(Box::new(GbdtScorer::new(model_name(path), &m))),
+    }
+}
+
+/// sha256 (hex) over some rows of `data`, in the given order: the schema fingerprint,
+/// then per part its row count and per row the window end (u64 LE), the host (4 or 16
+/// octets after a length byte), the label (0/1) and the `f32` values (LE).
+pub fn rows_sha256(data: &TrainingData, parts: &[&[usize]]) -> String {
+    let mut h = Sha256::new();
+    h.update(data.schema.fingerprint().as_bytes());
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        for &i in *part {
+            h.update(data.end_ns[i].to_le_bytes());
+            match data.hosts[i] {
+                IpAddr::V4(a) => {
+                    h.update([4u8]);
+                    h.update(a.octets());
+                }
+                IpAddr::V6(a) => {
+                    h.update([16u8]);
+                    h.update(a.octets());
+                }
+            }
+            h.update([u8::from(data.is_positive(i))]);
+            let mut buf = Vec::with_capacity(data.n_features() * 4);
+            for v in data.row(i) {
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            h.update(&buf);
+        }
+    }
+    h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::Dataset;
+    use crate::engine::WindowConfig;
+    use crate::simulate::{Scenario, SimConfig, Simulator};
+
+    /// Real rows: a short mixed simulation through the engine.
+    fn real_data(seed: u64, seconds: f64) -> TrainingData {
+        let sim = SimConfig {
+            scenario: Scenario::Mixed,
+            seconds,
+            seed,
+            ..SimConfig::default()
+        };
+        let ds = Dataset {
+            name: format!("mixed-{seed}"),
+            description: String::new(),
+            captures: Vec::new(),
+            episodes: Simulator::new(&sim).episodes().to_vec(),
+            simulations: vec![sim],
+        };
+        collect(&ds, &WindowConfig::default(), true).unwrap()
+    }
+
+    #[test]
+    fn our_traversal_equals_forust_predictions_on_real_rows() {
+        let data = real_data(5, 120.0);
+        assert!(data.len() > 1000, "rows: {}", data.len());
+        let split = time_split(&data.end_ns, SplitConfig::TIME_DEFAULT, 2_000_000_000).unwrap();
+        let params = GbdtParams {
+            trees: 60,
+            subsample: 0.8,
+            colsample: 0.7,
+            ..GbdtParams::default()
+        };
+        let fitted = gbdt::fit(&data, &split.train, &split.validation, &params).unwrap();
+        let e = gbdt::extract(&fitted.booster, data.n_features(), fitted.info.trees_kept).unwrap();
+        assert!(!e.trees.is_empty());
+        assert!(e.trees.iter().any(|t| t.nodes.len() > 1), "no tree splits");
+        let all: Vec<usize> = (0..data.len()).collect();
+        let theirs = gbdt::forust_margins(&fitted.booster, &data, &all);
+        let mut worst = 0f64;
+        for (&i, &m) in all.iter().zip(&theirs) {
+            let ours = e.margin(data.row(i));
+            worst = worst.max((ours - m).abs());
+            let p = 1.0 / (1.0 + (-m).exp());
+            assert!((e.predict_proba(data.row(i)) - p).abs() <= 1e-6);
+        }
+        assert!(worst <= 1e-6, "largest margin difference {worst}");
+
+        // Missing values take the same branches as in forust-ml.
+        let mut holes = data;
+        for (j, v) in holes.values.iter_mut().enumerate() {
+            if j % 3 == 0 {
+                *v = f32::NAN;
+            }
+        }
+        let theirs = gbdt::forust_margins(&fitted.booster, &holes, &all);
+        for (&i, &m) in all.iter().zip(&theirs) {
+            assert!((e.margin(holes.row(i)) - m).abs() <= 1e-6);
+        }
+
+        // Thresholds are f32 values (what an ONNX exporter needs), or f64::MAX.
+        for t in &e.trees {
+            for n in t.nodes.iter().filter(|n| !n.leaf) {
+                assert!(
+                    n.threshold == f64::MAX || f64::from(n.threshold as f32) == n.threshold,
+                    "threshold {} is not an f32",
+                    n.threshold
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rows_hash_depends_on_rows_and_order() {
+        let data = real_data(6, 30.0);
+        let a: Vec<usize> = (0..data.len()).collect();
+        let mut b = a.clone();
+        b.swap(0, 1);
+        let h = rows_sha256(&data, &[&a]);
+        assert_eq!(h.len(), 64);
+        assert_eq!(h, rows_sha256(&data, &[&a]));
+        assert_ne!(h, rows_sha256(&data, &[&b]));
+        assert_ne!(h, rows_sha256(&data, &[&a[..1], &a[1..]]));
+    }
+}
