@@ -344,19 +344,8 @@ impl PacketSource for CaptureFile {
             self.reader.consume(consumed);
             self.stats.bytes = self.reader.consumed() as u64;
             if let Step::Packet(result) = step {
-                self.stats.frames += 1;
-                match result {
-                    Ok((rec, notes)) => {
-                        self.stats.decoded += 1;
-                        if notes.transport_truncated {
-                            self.stats.transport_truncated += 1;
-                        }
-                        if rec.fragment {
-                            self.stats.fragments += 1;
-                        }
-                        return Ok(Some(rec));
-                    }
-                    Err(reason) => self.stats.skip(reason),
+                if let Some(rec) = self.stats.count_frame(result) {
+                    return Ok(Some(rec));
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Counters every packet source keeps: what was read, decoded and skipped, and why.
 
-use crate::decode::SkipReason;
+use crate::decode::{DecodeNotes, SkipReason};
+use crate::record::PacketRecord;
 
 /// Per-source counters. Skips are counted per [`SkipReason`] so a report can say
 /// exactly what was left out; nothing is dropped silently.
@@ -21,6 +22,28 @@ pub struct SourceStats {
 }
 
 impl SourceStats {
+    /// Counts one frame's decoding outcome and passes the record on: every source
+    /// counts frames the same way.
+    #[inline]
+    pub fn count_frame(
+        &mut self,
+        decoded: Result<(PacketRecord, DecodeNotes), SkipReason>,
+    ) -> Option<PacketRecord> {
+        self.frames += 1;
+        match decoded {
+            Ok((rec, notes)) => {
+                self.decoded += 1;
+                self.transport_truncated += notes.transport_truncated as u64;
+                self.fragments += rec.fragment as u64;
+                Some(rec)
+            }
+            Err(reason) => {
+                self.skip(reason);
+                None
+            }
+        }
+    }
+
     /// Counts one skipped frame.
     pub fn skip(&mut self, reason: SkipReason) {
         self.skipped[reason as usize] += 1;

@@ -79,21 +79,11 @@ impl SimSource {
 impl PacketSource for SimSource {
     fn next_packet(&mut self) -> Result<Option<PacketRecord>, CaptureError> {
         for frame in self.sim.by_ref() {
-            self.stats.frames += 1;
             self.stats.bytes += frame.frame.len() as u64;
             let len = frame.frame.len() as u32;
-            match decode_frame(LinkType::Ethernet, frame.ts_ns, len, &frame.frame) {
-                Ok((rec, notes)) => {
-                    self.stats.decoded += 1;
-                    if notes.transport_truncated {
-                        self.stats.transport_truncated += 1;
-                    }
-                    if rec.fragment {
-                        self.stats.fragments += 1;
-                    }
-                    return Ok(Some(rec));
-                }
-                Err(reason) => self.stats.skip(reason),
+            let decoded = decode_frame(LinkType::Ethernet, frame.ts_ns, len, &frame.frame);
+            if let Some(rec) = self.stats.count_frame(decoded) {
+                return Ok(Some(rec));
             }
         }
         Ok(None)

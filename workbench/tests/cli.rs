@@ -1,36 +1,18 @@
 //! The `workbench` binary end to end, on real public captures and simulated traffic.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
+use std::path::Path;
+use std::process::Output;
 
 use workbench::table::read_table;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_workbench"))
-}
 
 fn run(args: &[&str]) -> Output {
     let out = bin().args(args).output().expect("workbench runs");
     eprintln!("stderr: {}", String::from_utf8_lossy(&out.stderr));
     out
-}
-
-fn public_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("WORKBENCH_PUBLIC_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/public")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "public datasets missing at {} and CI=true",
-        dir.display()
-    );
-    eprintln!("skipping: no public datasets at {}", dir.display());
-    None
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -3,6 +3,10 @@
 //! the workspace root (`WORKBENCH_PUBLIC_DATA` overrides); when missing, tests skip with a
 //! message, or fail when `CI=true`.
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -12,22 +16,6 @@ use workbench::datasets::formats::{
     cicids2017, ctu13, unsw_nb15, zeek, FormatError, ImportReport, LabeledFlow,
 };
 use workbench::labels::{AttackType, HostSpec};
-
-fn public_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("WORKBENCH_PUBLIC_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/public")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("public datasets missing at {} and CI=true", dir.display());
-    }
-    eprintln!("skipping: public datasets missing at {}", dir.display());
-    None
-}
 
 /// A sample file, or `None` (skip) when the directory is missing.
 fn sample(rel: &str) -> Option<PathBuf> {

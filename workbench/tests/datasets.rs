@@ -1,5 +1,9 @@
 //! `--dataset` resolution, manifests and `datasets list/check`, end to end.
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -10,22 +14,6 @@ fn wb(args: &[&str], env: &[(&str, &Path)]) -> Output {
         c.env(k, v);
     }
     c.output().expect("workbench runs")
-}
-
-fn public() -> Option<PathBuf> {
-    let d = std::env::var_os("WORKBENCH_PUBLIC_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/public")
-        });
-    if d.is_dir() {
-        return Some(d);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "public data missing in CI"
-    );
-    None
 }
 
 #[test]
@@ -148,7 +136,7 @@ fn a_directory_with_labels_csv_is_a_dataset_and_wrong_labels_are_refused() {
 
 #[test]
 fn manifests_import_public_label_formats() {
-    let Some(data) = public() else { return };
+    let Some(data) = public_dir() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let manifests = tmp.path().join("manifests");
     std::fs::create_dir(&manifests).unwrap();
@@ -184,7 +172,7 @@ fn manifests_import_public_label_formats() {
 
 #[test]
 fn datasets_check_verifies_checksums() {
-    let Some(data) = public() else { return };
+    let Some(data) = public_dir() else { return };
     let o = wb(
         &[
             "datasets",

@@ -1,24 +1,12 @@
 //! The evaluation's numbers against scikit-learn, run from the test venv on the very
 //! scores the workbench writes, and the report rendered by a real browser.
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_workbench"))
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn missing(what: &str) {
-    assert!(
-        !ci(),
-        "{what} is missing and CI=true: scripts/test.sh installs it"
-    );
-    eprintln!("skipping: {what} is missing (scripts/test.sh installs it)");
-}
 
 /// The venv's python with scikit-learn (WORKBENCH_PYTHON, or .venv at the workspace root).
 fn python() -> Option<PathBuf> {

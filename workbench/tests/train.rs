@@ -2,7 +2,11 @@
 //! loaded scores equal the trained model's, training is deterministic, and the
 //! quality on a time-ordered split of simulated mixed traffic.
 
-use std::path::{Path, PathBuf};
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use clap::Parser;
@@ -14,32 +18,10 @@ use workbench::eval::{scorer_for, Scorer};
 use workbench::model::{collect, GbdtScorer, ModelFile, ModelKind};
 use workbench::simulate::{Scenario, SimConfig, Simulator};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_workbench"))
-}
-
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("workbench runs");
     eprintln!("stderr: {}", String::from_utf8_lossy(&out.stderr));
     out
-}
-
-fn public_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("WORKBENCH_PUBLIC_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/public")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "public datasets missing at {} and CI=true",
-        dir.display()
-    );
-    eprintln!("skipping: no public datasets at {}", dir.display());
-    None
 }
 
 /// One simulated mixed run as a dataset (no files).
@@ -348,7 +330,8 @@ fn train_refuses_other_algorithms_and_bad_names_before_reading_data() {
         "missing.onnx",
         "-q",
     ]));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ONNX models are not supported yet"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading ONNX model missing.onnx"));
 }
 
 #[test]
