@@ -95,8 +95,11 @@ pub struct EvalArgs {
     /// a labels.csv.
     #[arg(short, long, default_value = "synthetic", value_name = "NAME|DIR")]
     pub dataset: String,
-    /// Scorer: `rules` (seed 003), `formula` (seed 000), or a model file
-    /// (`*.wbm.json`) written by `workbench train`.
+    /// Scorer: `rules` (seed 003), `formula` (seed 000), a model file (`*.wbm.json`)
+    /// written by `workbench train`, or an ONNX model (`*.onnx`, from `train --export
+    /// onnx`). ONNX runs with tract; WORKBENCH_ONNX_ENGINE=ort uses onnxruntime
+    /// (builds with `--features ort`, library from ORT_DYLIB_PATH).
+    /// WORKBENCH_ALLOW_FOREIGN_MODEL=1 accepts ONNX models without workbench metadata.
     #[arg(short, long, default_value = "rules", value_name = "MODEL")]
     pub model: String,
     /// Report directory [default: reports/<dataset>-<model>].
@@ -129,6 +132,18 @@ pub struct TrainArgs {
     /// Model file to write (must end in .wbm.json).
     #[arg(short, long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Also export the model: `onnx` writes `<out>.onnx` next to the model file (the
+    /// `.wbm.json` replaced by `.onnx`), with the model file's facts (schema
+    /// fingerprint, threshold, window, training data) as ONNX metadata; `eval --model
+    /// FILE.onnx` scores with it. Checked against the native model on test rows.
+    #[arg(long, value_name = "FORMAT", value_parser = ["onnx"])]
+    pub export: Option<String>,
+    /// ONNX graph for --export onnx: `tree_ensemble` (one standard ai.onnx.ml
+    /// TreeEnsembleClassifier, portable), `plain` (standard operators only, much faster
+    /// in tract), or `both` (`<out>.onnx` as tree_ensemble plus `<out>.plain.onnx`).
+    #[arg(long, default_value = "tree_ensemble", value_name = "FORM",
+          value_parser = ["tree_ensemble", "plain", "both"])]
+    pub onnx_form: String,
     /// Report directory for the test evaluation [default: reports/<test data>-<model>].
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,

@@ -14,8 +14,10 @@ use crate::engine::WindowConfig;
 use crate::eval::metrics::{average_precision, threshold_at_fpr};
 use crate::eval::scorer::RulesScorer;
 use crate::eval::{evaluate, EvalResult, Labeler, ScoredWindow, Scorer};
+use crate::model::file::write_atomic;
 use crate::model::file::{RowCounts, SplitInfo, Threshold, TrainingInfo, FORMAT, FORMAT_VERSION};
 use crate::model::gbdt::{self, FitInfo};
+use crate::model::onnx::{self, OnnxForm, OnnxOptions, OnnxScorer};
 use crate::model::{
     collect, cross_split, model_name, rows_sha256, time_split, FeatureImportance, GbdtParams,
     GbdtScorer, ModelFile, ModelKind, SplitConfig, TrainingData, MODEL_SUFFIX,
@@ -50,11 +52,107 @@ pub struct TrainOutcome {
     /// The rules baseline on the same test rows.
     pub rules_test: EvalResult,
     pub report_index: Option<PathBuf>,
+    /// ONNX exports (`--export onnx`).
+    pub onnx: Vec<OnnxExport>,
     pub timings: Timings,
     /// Inputs that failed (partially read) in either dataset.
     pub failed_inputs: usize,
     /// Input errors, for printing.
     pub warnings: Vec<String>,
+}
+
+/// One ONNX file written by `--export onnx`.
+#[derive(Clone, Debug, Serialize)]
+pub struct OnnxExport {
+    pub path: PathBuf,
+    /// `tree_ensemble` or `plain`.
+    pub form: String,
+    pub bytes: u64,
+    /// Rows of the test split scored through tract to check the file.
+    pub checked_rows: usize,
+    /// Largest |native - tract| probability on them.
+    pub max_abs_diff: f64,
+}
+
+/// Rows checked against the native model after an ONNX export.
+const ONNX_CHECK_ROWS: usize = 512;
+/// Largest probability difference accepted between the file and the native model.
+const ONNX_TOLERANCE: f64 = 1e-5;
+
+/// The ONNX paths for a model file: `x.wbm.json` → `x.onnx` (and `x.plain.onnx` when
+/// both forms are written).
+pub fn onnx_paths(out: &std::path::Path, form: &str) -> Result<Vec<(PathBuf, OnnxForm)>> {
+    let s = out.to_string_lossy();
+    let stem = s
+        .strip_suffix(MODEL_SUFFIX)
+        .with_context(|| format!("{}: not a *{MODEL_SUFFIX} path", out.display()))?;
+    Ok(match form {
+        "both" => vec![
+            (
+                PathBuf::from(format!("{stem}.onnx")),
+                OnnxForm::TreeEnsemble,
+            ),
+            (PathBuf::from(format!("{stem}.plain.onnx")), OnnxForm::Plain),
+        ],
+        f => vec![(
+            PathBuf::from(format!("{stem}.onnx")),
+            f.parse::<OnnxForm>().map_err(anyhow::Error::msg)?,
+        )],
+    })
+}
+
+/// Writes the ONNX exports of `model` and checks each through tract on some rows.
+fn export_onnx(
+    a: &TrainArgs,
+    model: &ModelFile,
+    data: &TrainingData,
+    rows: &[usize],
+) -> Result<Vec<OnnxExport>> {
+    if a.export.is_none() {
+        return Ok(Vec::new());
+    }
+    let step = (rows.len() / ONNX_CHECK_ROWS).max(1);
+    let sample: Vec<usize> = rows
+        .iter()
+        .step_by(step)
+        .take(ONNX_CHECK_ROWS)
+        .copied()
+        .collect();
+    let mut values = Vec::with_capacity(sample.len() * data.n_features());
+    for &i in &sample {
+        values.extend_from_slice(data.row(i));
+    }
+    let mut out = Vec::new();
+    for (path, form) in onnx_paths(&a.out, &a.onnx_form)? {
+        let bytes = onnx::export(model, form)?;
+        write_atomic(&path, &bytes)?;
+        let scorer = OnnxScorer::load_with(&path, &data.schema, &OnnxOptions::default())?;
+        let probs = scorer.score_rows(&values, sample.len())?;
+        let mut worst = 0f64;
+        for (&i, p) in sample.iter().zip(&probs) {
+            let d = (model.ensemble.predict_proba(data.row(i)) - p).abs();
+            worst = if d.is_nan() {
+                f64::INFINITY
+            } else {
+                worst.max(d)
+            };
+        }
+        if worst > ONNX_TOLERANCE {
+            bail!(
+                "the ONNX export {} ({}) scores up to {worst:e} away from the model on test rows (tolerance {ONNX_TOLERANCE:e})",
+                path.display(),
+                form.name()
+            );
+        }
+        out.push(OnnxExport {
+            path,
+            form: form.name().into(),
+            bytes: bytes.len() as u64,
+            checked_rows: sample.len(),
+            max_abs_diff: worst,
+        });
+    }
+    Ok(out)
 }
 
 /// Scored, labelled windows of some rows of `data` for evaluating on them: labels come
@@ -123,6 +221,9 @@ fn check_args(a: &TrainArgs, cross: bool) -> Result<(GbdtParams, WindowConfig, S
             "--out {}: model files must be named *{MODEL_SUFFIX} (that is how `eval --model` recognises them)",
             a.out.display()
         );
+    }
+    if a.export.is_some() {
+        onnx_paths(&a.out, &a.onnx_form)?;
     }
     let cfg = a.window.config();
     cfg.validate().context("invalid window settings")?;
@@ -265,6 +366,7 @@ pub fn train_datasets(
         ensemble,
     };
     model.save(&a.out)?;
+    let onnx = export_onnx(a, &model, tdata, &test_rows)?;
 
     // Evaluate what is on disk, on the test rows.
     let loaded = ModelFile::load(&a.out)?;
@@ -335,6 +437,7 @@ pub fn train_datasets(
         test,
         rules_test,
         report_index: Some(report_index),
+        onnx,
         timings: Timings {
             features_s,
             fit_s,
@@ -459,6 +562,17 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
         writeln!(out, "  warning: {w}")?;
     }
     writeln!(out, "model: {}", o.path.display())?;
+    for x in &o.onnx {
+        writeln!(
+            out,
+            "onnx ({}): {} ({} bytes; {} test rows within {:.1e} of the model through tract)",
+            x.form,
+            x.path.display(),
+            x.bytes,
+            x.checked_rows,
+            x.max_abs_diff
+        )?;
+    }
     if let Some(p) = &o.report_index {
         writeln!(out, "report: {}", p.display())?;
     }
@@ -476,6 +590,7 @@ pub fn train_json(o: &TrainOutcome) -> serde_json::Value {
         "test": o.test,
         "rules_test": o.rules_test,
         "report": o.report_index.as_ref().map(|p| p.display().to_string()),
+        "onnx": o.onnx,
         "timings": o.timings,
     })
 }

@@ -199,9 +199,11 @@ impl Scorer for FormulaScorer {
     }
 }
 
-/// Builds a scorer from a `--model` value: `rules`, `formula`, or a model file written
-/// by `workbench train` (`*.wbm.json`, checked against `schema`). ONNX files come with
-/// the training issue.
+/// Builds a scorer from a `--model` value: `rules`, `formula`, a model file written by
+/// `workbench train` (`*.wbm.json`), or an ONNX model (`*.onnx`, written by
+/// `workbench train --export onnx`); both model kinds are checked against `schema`.
+/// ONNX models run with tract unless `WORKBENCH_ONNX_ENGINE=ort` (see
+/// [`crate::model::onnx::infer`]).
 pub fn scorer_for(model: &str, schema: &FeatureSchema) -> Result<Box<dyn Scorer>> {
     match model {
         "rules" => Ok(Box::new(RulesScorer::new(schema)?)),
@@ -209,11 +211,11 @@ pub fn scorer_for(model: &str, schema: &FeatureSchema) -> Result<Box<dyn Scorer>
         other if other.ends_with(crate::model::MODEL_SUFFIX) => {
             crate::model::load_scorer(std::path::Path::new(other), schema)
         }
-        other if other.ends_with(".onnx") => bail!(
-            "{other}: ONNX models are not supported yet (the training issue adds them); use --model rules or --model formula"
-        ),
+        other if other.ends_with(crate::model::onnx::ONNX_SUFFIX) => Ok(Box::new(
+            crate::model::onnx::OnnxScorer::load(std::path::Path::new(other), schema)?,
+        )),
         other => bail!(
-            "unknown model {other:?}: use rules, formula or a model file (*.wbm.json) written by `workbench train`"
+            "unknown model {other:?}: use rules, formula, a model file (*.wbm.json) or an ONNX model (*.onnx) written by `workbench train`"
         ),
     }
 }

@@ -9,6 +9,7 @@
 pub mod dataset;
 pub mod file;
 pub mod gbdt;
+pub mod onnx;
 pub mod split;
 
 use std::net::IpAddr;
