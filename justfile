@@ -20,6 +20,10 @@ features INPUT OUT:
 simulate SCENARIO SECONDS OUT:
     cargo run -- simulate --scenario {{SCENARIO}} --seconds {{SECONDS}} --out {{OUT}}
 
+# Train a GBDT and export it as ONNX: just train synthetic models/scratch
+train DATASET OUT:
+    cargo run -- train --dataset {{DATASET}} --algo gbdt --out {{OUT}}.wbm.json --export onnx
+
 # Speed and memory against capinfos, tshark, tcpdump and nfstream (docs/BENCHMARKS.md).
 bench:
     scripts/bench_features.sh

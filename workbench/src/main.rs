@@ -170,8 +170,12 @@ fn eval(cli: &Cli, a: &EvalArgs) -> Result<ExitCode> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "dataset".into());
         let model = std::path::Path::new(&a.model)
-            .file_stem()
+            .file_name()
             .map(|s| s.to_string_lossy().into_owned())
+            .map(|n| {
+                let n = n.strip_suffix(".wbm.json").unwrap_or(&n);
+                n.strip_suffix(".onnx").unwrap_or(n).to_string()
+            })
             .unwrap_or_else(|| "model".into());
         std::path::PathBuf::from("reports").join(format!("{ds}-{model}"))
     });
