@@ -5,25 +5,8 @@ mod common;
 #[allow(unused_imports)]
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// The venv's python with scikit-learn (WORKBENCH_PYTHON, or .venv at the workspace root).
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("WORKBENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    let ok = Command::new(&p)
-        .args(["-c", "import sklearn"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Some(p)
-    } else {
-        missing("python with scikit-learn (.venv)");
-        None
-    }
-}
 
 const SKLEARN: &str = r#"
 import csv, json, sys
@@ -88,7 +71,9 @@ fn assert_same(report: &serde_json::Value, sk: &serde_json::Value) {
 
 #[test]
 fn synthetic_rules_metrics_equal_scikit_learn() {
-    let Some(py) = python() else { return };
+    let Some(py) = python_with("sklearn") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let report = eval(&["--dataset", "synthetic", "--model", "rules"], tmp.path());
     let sk = sklearn_on(&py, &tmp.path().join("scores.csv"));
@@ -112,7 +97,9 @@ fn synthetic_rules_metrics_equal_scikit_learn() {
 
 #[test]
 fn formula_metrics_on_public_samples_equal_scikit_learn() {
-    let Some(py) = python() else { return };
+    let Some(py) = python_with("sklearn") else {
+        return;
+    };
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/public");
     if !data.is_dir() && std::env::var_os("WORKBENCH_PUBLIC_DATA").is_none() {
         missing("../shared/datasets/public");

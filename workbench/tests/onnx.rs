@@ -7,44 +7,15 @@ mod common;
 #[allow(unused_imports)]
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use clap::Parser;
 use prost::Message;
-use workbench::cli::{Cli, Command as Sub, TrainArgs};
 use workbench::commands_train::{train_datasets, TrainOutcome};
-use workbench::datasets::Dataset;
 use workbench::engine::{FeatureSchema, WindowConfig};
 use workbench::eval::Scorer;
 use workbench::model::onnx::{OnnxOptions, OnnxScorer};
 use workbench::model::{collect, TrainingData};
-use workbench::simulate::{Scenario, SimConfig, Simulator};
-
-fn mixed(seed: u64, seconds: f64) -> Dataset {
-    let sim = SimConfig {
-        scenario: Scenario::Mixed,
-        seconds,
-        seed,
-        ..SimConfig::default()
-    };
-    Dataset {
-        name: format!("mixed-{seed}"),
-        description: format!("mixed, {seconds} s, seed {seed}"),
-        captures: Vec::new(),
-        episodes: Simulator::new(&sim).episodes().to_vec(),
-        simulations: vec![sim],
-    }
-}
-
-fn train_args(args: &[&str]) -> TrainArgs {
-    let mut v = vec!["workbench", "train"];
-    v.extend_from_slice(args);
-    match Cli::try_parse_from(v).expect("valid arguments").command {
-        Sub::Train(a) => a,
-        other => panic!("parsed as {other:?}"),
-    }
-}
 
 /// Trains 60 trees on 120 s of mixed traffic and exports both ONNX forms.
 fn train_and_export(dir: &Path) -> TrainOutcome {
@@ -103,24 +74,6 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
             }
         })
         .fold(0.0, f64::max)
-}
-
-/// The venv's python with onnxruntime and onnx (WORKBENCH_PYTHON, or .venv at the
-/// workspace root); missing fails in CI.
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("WORKBENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    let ok = Command::new(&p)
-        .args(["-c", "import onnxruntime, onnx, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Some(p)
-    } else {
-        missing("python with onnxruntime and onnx (.venv, scripts/requirements-test.txt)");
-        None
-    }
 }
 
 /// Checks the model with onnx.checker, reads its metadata, and writes onnxruntime's
@@ -214,7 +167,9 @@ fn exported_models_score_like_the_native_ensemble_everywhere() {
         }
     }
 
-    let Some(py) = python() else { return };
+    let Some(py) = python_with("onnxruntime, onnx, numpy") else {
+        return;
+    };
     for x in &o.onnx {
         let (theirs, metadata) = onnxruntime_python(&py, &x.path, &rows, k, tmp.path());
         let d = max_diff(&native, &theirs);
@@ -502,7 +457,9 @@ fn throughput_on_100k_rows() {
             );
         }
     }
-    let Some(py) = python() else { return };
+    let Some(py) = python_with("onnxruntime, onnx, numpy") else {
+        return;
+    };
     let rows_path = tmp.path().join("rows.f32");
     let bytes: Vec<u8> = rows.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&rows_path, bytes).unwrap();

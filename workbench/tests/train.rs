@@ -9,45 +9,15 @@ use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use clap::Parser;
-use workbench::cli::{Cli, Command as Sub, TrainArgs};
 use workbench::commands_train::{train_datasets, TrainOutcome};
-use workbench::datasets::Dataset;
 use workbench::engine::{FeatureSchema, WindowConfig};
 use workbench::eval::{scorer_for, Scorer};
 use workbench::model::{collect, GbdtScorer, ModelFile, ModelKind};
-use workbench::simulate::{Scenario, SimConfig, Simulator};
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("workbench runs");
     eprintln!("stderr: {}", String::from_utf8_lossy(&out.stderr));
     out
-}
-
-/// One simulated mixed run as a dataset (no files).
-fn mixed(seed: u64, seconds: f64) -> Dataset {
-    let sim = SimConfig {
-        scenario: Scenario::Mixed,
-        seconds,
-        seed,
-        ..SimConfig::default()
-    };
-    Dataset {
-        name: format!("mixed-{seed}"),
-        description: format!("mixed, {seconds} s, seed {seed}"),
-        captures: Vec::new(),
-        episodes: Simulator::new(&sim).episodes().to_vec(),
-        simulations: vec![sim],
-    }
-}
-
-fn train_args(args: &[&str]) -> TrainArgs {
-    let mut v = vec!["workbench", "train"];
-    v.extend_from_slice(args);
-    match Cli::try_parse_from(v).expect("valid arguments").command {
-        Sub::Train(a) => a,
-        other => panic!("parsed as {other:?}"),
-    }
 }
 
 /// Trains in-process on 150 s of mixed traffic (seed 21: about 31k host windows with

@@ -39,3 +39,54 @@ pub fn public_dir() -> Option<PathBuf> {
     missing(&format!("public datasets at {}", dir.display()));
     None
 }
+
+/// The test venv's python if it can import `modules` (`WORKBENCH_PYTHON`, or `.venv` at
+/// the workspace root); a missing one fails in CI.
+pub fn python_with(modules: &str) -> Option<PathBuf> {
+    let p = std::env::var_os("WORKBENCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    let ok = Command::new(&p)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(p);
+    }
+    missing(&format!(
+        "python with {modules} (.venv, scripts/requirements-test.txt)"
+    ));
+    None
+}
+
+/// One simulated mixed run as a dataset (no files).
+pub fn mixed(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
+    use workbench::simulate::{Scenario, SimConfig, Simulator};
+    let sim = SimConfig {
+        scenario: Scenario::Mixed,
+        seconds,
+        seed,
+        ..SimConfig::default()
+    };
+    workbench::datasets::Dataset {
+        name: format!("mixed-{seed}"),
+        description: format!("mixed, {seconds} s, seed {seed}"),
+        captures: Vec::new(),
+        episodes: Simulator::new(&sim).episodes().to_vec(),
+        simulations: vec![sim],
+    }
+}
+
+/// `workbench train ARGS` parsed the way the binary parses them.
+pub fn train_args(args: &[&str]) -> workbench::cli::TrainArgs {
+    use clap::Parser;
+    let mut v = vec!["workbench", "train"];
+    v.extend_from_slice(args);
+    match workbench::cli::Cli::try_parse_from(v)
+        .expect("valid arguments")
+        .command
+    {
+        workbench::cli::Command::Train(a) => a,
+        other => panic!("parsed as {other:?}"),
+    }
+}
