@@ -280,6 +280,18 @@ impl OnnxScorer {
             _ => 0.5,
         };
         let width = schema.len();
+        let has_tree_op = proto
+            .graph
+            .as_ref()
+            .is_some_and(|g| g.node.iter().any(|n| n.op_type.starts_with("TreeEnsemble")));
+        if opts.engine == OnnxEngine::Tract && has_tree_op {
+            // Measured: ~470 rows/s in tract 0.23 against ~1M in onnxruntime; a large
+            // dataset would take hours without a word.
+            eprintln!(
+                "note: {name}: tract runs ai.onnx.ml TreeEnsemble operators slowly (~500 rows/s); \
+                 export with `--onnx-form plain`, or set WORKBENCH_ONNX_ENGINE=ort (build with --features ort)"
+            );
+        }
         let runner = match opts.engine {
             OnnxEngine::Tract => Runner::Tract(tract_plan(proto, &info, width)?),
             OnnxEngine::Ort => ort_runner(bytes, opts)?,
