@@ -126,19 +126,7 @@ impl Victim {
         cx.send_at(t1, Pkt::tcp(v, src, sa, Payload::Empty));
         if let Some(h) = src_host {
             let t2 = t1 + cx.net.resp(h, cx.rng);
-            let rst = Tcp {
-                sport,
-                dport,
-                seq: seq.wrapping_add(1),
-                ack: 0,
-                flags: RST,
-                win: 0,
-                opt: TcpOpt::None,
-            };
-            cx.send_at(
-                t2,
-                Pkt::tcp(src, v, rst, Payload::Empty).with_id(IpId::Fixed(0)),
-            );
+            cx.send_at(t2, Pkt::kernel_rst(src, v, sport, dport, seq));
         } else if !self.cookies {
             for k in 1..=self.retries {
                 let t = t1 + ((1u64 << k) - 1) * SEC;

@@ -185,6 +185,22 @@ impl Pkt {
         self
     }
 
+    /// The RST a host's kernel sends when a SYN-ACK answers a SYN it never sent (a raw
+    /// scanner's probe, or a spoofed source's address): `sport`/`dport` and `seq` are
+    /// those of the original SYN.
+    pub(crate) fn kernel_rst(src: Ep, dst: Ep, sport: u16, dport: u16, seq: u32) -> Pkt {
+        let rst = Tcp {
+            sport,
+            dport,
+            seq: seq.wrapping_add(1),
+            ack: 0,
+            flags: RST,
+            win: 0,
+            opt: TcpOpt::None,
+        };
+        Pkt::tcp(src, dst, rst, Payload::Empty).with_id(IpId::Fixed(0))
+    }
+
     pub(crate) fn with_id(mut self, id: IpId) -> Pkt {
         self.id = id;
         self

@@ -11,19 +11,12 @@ use super::sim::{secs, uniform, Engine, Queue, SimRng, SEC};
 use super::{Scenario, SimConfig};
 use crate::labels::Episode;
 
-/// The attack scenarios `mixed` draws from.
-const ATTACKS: [Scenario; 10] = [
-    Scenario::Portscan,
-    Scenario::ConnectScan,
-    Scenario::UdpScan,
-    Scenario::SlowScan,
-    Scenario::Synflood,
-    Scenario::SynfloodSpoofed,
-    Scenario::Udpflood,
-    Scenario::Ddos,
-    Scenario::Bruteforce,
-    Scenario::Exfil,
-];
+/// The attack scenarios `mixed` draws from: every scenario but `benign` and `mixed`,
+/// in `Scenario::all()` order (the order matters: draws index into it).
+fn attacks() -> &'static [Scenario] {
+    let all = Scenario::all();
+    &all[1..all.len() - 1]
+}
 
 /// Latest start accepted (about year 2096); later starts are clamped so no time
 /// arithmetic can overflow and pcap's 32-bit seconds still fit.
@@ -125,9 +118,10 @@ fn mixed_slots(rng: &mut SimRng, start: u64, end: u64) -> Vec<(Scenario, u64, u6
             }
             len = stop - t;
         }
-        let mut kind = ATTACKS[rng.random_range(0..ATTACKS.len())];
+        let attacks = attacks();
+        let mut kind = attacks[rng.random_range(0..attacks.len())];
         while Some(kind) == last {
-            kind = ATTACKS[rng.random_range(0..ATTACKS.len())];
+            kind = attacks[rng.random_range(0..attacks.len())];
         }
         slots.push((kind, t, t + len));
         last = Some(kind);

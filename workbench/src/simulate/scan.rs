@@ -305,19 +305,7 @@ fn answer_syn(
         if raw {
             // The scanner's kernel never sent that SYN: it resets the connection.
             let t2 = t1 + cx.net.resp(attacker, cx.rng);
-            let rst = Tcp {
-                sport,
-                dport,
-                seq: seq.wrapping_add(1),
-                ack: 0,
-                flags: RST,
-                win: 0,
-                opt: TcpOpt::None,
-            };
-            cx.send_at(
-                t2,
-                Pkt::tcp(a, v, rst, Payload::Empty).with_id(IpId::Fixed(0)),
-            );
+            cx.send_at(t2, Pkt::kernel_rst(a, v, sport, dport, seq));
         }
     } else if !fw {
         let rst = Tcp {
