@@ -548,10 +548,9 @@ pub fn forust_margins(b: &GradientBooster, data: &TrainingData, rows: &[usize]) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn leaf(v: f64) -> Node {
+impl Node {
+    /// A leaf with value `v` (test fixtures).
+    pub(crate) fn test_leaf(v: f64) -> Node {
         Node {
             leaf: true,
             feature: 0,
@@ -563,6 +562,15 @@ mod tests {
             gain: 0.0,
             cover: 0.0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(v: f64) -> Node {
+        Node::test_leaf(v)
     }
 
     fn split(feature: u32, threshold: f64, missing_left: bool, gain: f64) -> Node {

@@ -567,17 +567,7 @@ mod tests {
 
     #[test]
     fn export_decodes_back() {
-        let leaf = |v| Node {
-            leaf: true,
-            feature: 0,
-            threshold: 0.0,
-            left: 0,
-            right: 0,
-            missing_left: false,
-            leaf_value: v,
-            gain: 0.0,
-            cover: 0.0,
-        };
+        let leaf = Node::test_leaf;
         let e = TreeEnsemble {
             n_features: 2,
             base_score: 0.25,
