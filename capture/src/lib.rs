@@ -17,6 +17,7 @@ pub mod decode;
 pub mod error;
 pub mod file;
 pub mod link;
+pub mod live;
 pub mod record;
 pub mod source;
 pub mod stats;
