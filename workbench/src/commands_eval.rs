@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{DatasetsArgs, DatasetsCommand, EvalArgs};
 use crate::datasets::{self, Dataset};
 use crate::engine::WindowEngine;
-use crate::eval::{evaluate, scorer_for, EvalResult, EvalSink, Labeler, ScoredWindow};
+use crate::eval::{evaluate, EvalResult, EvalSink, Labeler, ScoredWindow};
 use crate::pipeline::{self, Input, RunSummary};
 use crate::progress::Progress;
 use crate::report::{write_report, DatasetInfo, ModelRun};
@@ -46,12 +46,18 @@ pub fn run_eval(a: &EvalArgs, quiet: bool, report: Option<PathBuf>) -> Result<Ev
     let dataset = datasets::resolve(&a.dataset, a.data_dir.as_deref())?;
     let cfg = a.window.config();
     let mut engine = WindowEngine::new(cfg.clone()).context("invalid window settings")?;
-    let scorer = scorer_for(&a.model, engine.schema())?;
+    let onnx = crate::model::onnx::OnnxOptions {
+        allow_foreign: a.foreign_model,
+        ..crate::model::onnx::OnnxOptions::from_env()?
+    };
+    let scorer = crate::eval::scorer::scorer_for_with(&a.model, engine.schema(), &onnx)?;
     let labeler = Labeler::new(dataset.episodes.clone());
     let mut sink = EvalSink::new(scorer.as_ref(), &labeler, cfg.widths_s[0]);
     let inputs = dataset_inputs(&dataset);
     let progress = Progress::bytes(pipeline::total_bytes(&inputs), quiet);
     let run = pipeline::run(inputs, &mut engine, &mut sink, &progress);
+    // The sink scores in batches: score the last partial one.
+    sink.flush();
     progress.finish();
     if sink.windows.is_empty() {
         bail!(

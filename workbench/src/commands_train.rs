@@ -20,16 +20,17 @@ use crate::model::gbdt::{self, FitInfo};
 use crate::model::onnx::{self, OnnxForm, OnnxOptions, OnnxScorer};
 use crate::model::{
     collect, cross_split, model_name, rows_sha256, time_split, FeatureImportance, GbdtParams,
-    GbdtScorer, ModelFile, ModelKind, SplitConfig, TrainingData, MODEL_SUFFIX,
+    model_scorer, ModelFile, ModelKind, SplitConfig, TrainingData, MODEL_SUFFIX,
 };
-use crate::report::{write_report, ModelRun};
+use crate::model::{forest, logistic, TreeEnsemble};
+use crate::report::{write_report_with, ImportanceInfo, ModelRun};
 
 /// The false-positive budget the stored threshold is chosen for (the evaluation's).
 const TARGET_FPR: f64 = 0.01;
 
-/// The only algorithm so far.
+/// What `--algo` accepts.
 const ALGOS_LATER: &str =
-    "not implemented yet: forest, logistic, unsupervised ensemble come with the training issue";
+    "unknown algorithm: use gbdt, forest or logistic (the unsupervised ensemble comes with the training issue)";
 
 /// Wall time of each phase, seconds.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -123,14 +124,20 @@ fn export_onnx(
         values.extend_from_slice(data.row(i));
     }
     let mut out = Vec::new();
-    for (path, form) in onnx_paths(&a.out, &a.onnx_form)? {
+    let mut paths = onnx_paths(&a.out, &a.onnx_form)?;
+    if model.kind == ModelKind::Logistic {
+        // One graph of standard operators; there is no tree form to choose.
+        paths.truncate(1);
+        paths[0].1 = OnnxForm::Plain;
+    }
+    for (path, form) in paths {
         let bytes = onnx::export(model, form)?;
         write_atomic(&path, &bytes)?;
         let scorer = OnnxScorer::load_with(&path, &data.schema, &OnnxOptions::default())?;
         let probs = scorer.score_rows(&values, sample.len())?;
         let mut worst = 0f64;
         for (&i, p) in sample.iter().zip(&probs) {
-            let d = (model.ensemble.predict_proba(data.row(i)) - p).abs();
+            let d = (model.predict_proba(data.row(i)) - p).abs();
             worst = if d.is_nan() {
                 f64::INFINITY
             } else {
@@ -158,7 +165,7 @@ fn export_onnx(
 /// Scored, labelled windows of some rows of `data` for evaluating on them: labels come
 /// from the episodes overlapping those rows' time span only (so episodes of the
 /// training period do not count as missed), rows keep emission order.
-fn test_windows(
+pub(crate) fn test_windows(
     data: &TrainingData,
     rows: &[usize],
     scorers: &[&dyn Scorer],
@@ -208,10 +215,146 @@ fn test_windows(
     (out, labeler, matched)
 }
 
+/// Writes every row of `data` (with its split part) and of `test` (part `test`) as CSV:
+/// `dataset,part,end_ns,host,label,attack_type,<features...>` (the hidden
+/// `train --dump-rows`, for benchmarks against other trainers on the same rows).
+fn dump_rows(
+    path: &std::path::Path,
+    data: &TrainingData,
+    split: &crate::model::Split,
+    test: Option<&TrainingData>,
+) -> Result<()> {
+    let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let mut part = vec!["unused"; data.len()];
+    for (rows, name) in [
+        (&split.train, "train"),
+        (&split.validation, "validation"),
+        (&split.test, "test"),
+    ] {
+        for &i in rows {
+            part[i] = name;
+        }
+    }
+    let err = |e: std::io::Error| anyhow::anyhow!("writing {}: {e}", path.display());
+    write!(w, "dataset,part,end_ns,host,label,attack_type").map_err(err)?;
+    for n in &data.schema.names {
+        write!(w, ",{n}").map_err(err)?;
+    }
+    writeln!(w).map_err(err)?;
+    let sets: Vec<(&TrainingData, Option<&[&str]>)> = std::iter::once((data, Some(&part[..])))
+        .chain(test.map(|t| (t, None)))
+        .collect();
+    for (d, parts) in sets {
+        for i in 0..d.len() {
+            let p = parts.map_or("test", |p| p[i]);
+            let (label, attack) = match d.labels[i] {
+                Some((e, _)) => (1, d.episodes[e as usize].attack_type.name()),
+                None => (0, ""),
+            };
+            write!(
+                w,
+                "{},{p},{},{},{label},{attack}",
+                d.dataset.replace(',', "_"),
+                d.end_ns[i],
+                d.hosts[i]
+            )
+            .map_err(err)?;
+            for v in d.row(i) {
+                write!(w, ",{v}").map_err(err)?;
+            }
+            writeln!(w).map_err(err)?;
+        }
+    }
+    w.flush().map_err(err)?;
+    Ok(())
+}
+
+/// What `--algo` fitted: the model's kind and the payload fields of its file.
+struct FittedAlgo {
+    kind: ModelKind,
+    /// The trees (`gbdt`, `forest`), or none.
+    ensemble: TreeEnsemble,
+    logistic: Option<logistic::LogisticModel>,
+    gbdt: Option<(GbdtParams, FitInfo)>,
+    forest: Option<forest::ForestParams>,
+    logistic_fit: Option<logistic::LogisticFit>,
+}
+
+impl FittedAlgo {
+    fn predict_proba(&self, row: &[f32]) -> f64 {
+        match (&self.logistic, self.kind) {
+            (Some(l), _) => l.predict_proba(row),
+            (None, ModelKind::Forest) => forest::forest_proba(&self.ensemble, row),
+            (None, _) => self.ensemble.predict_proba(row),
+        }
+    }
+}
+
+/// The positive-row weight `--positive-weight` asks for on the training split.
+fn positive_weight(a: &TrainArgs, data: &TrainingData, train: &[usize]) -> f64 {
+    let pos = data.positives(train).max(1) as f64;
+    let neg = (train.len() as f64 - pos).max(1.0);
+    match a.positive_weight {
+        crate::model::PositiveWeight::Balanced => neg / pos,
+        crate::model::PositiveWeight::Sqrt => (neg / pos).sqrt(),
+        crate::model::PositiveWeight::Fixed(w) => w,
+    }
+}
+
+/// Fits the algorithm `--algo` names on the training split (GBDT early-stops on the
+/// validation split).
+fn fit_algo(
+    a: &TrainArgs,
+    params: &GbdtParams,
+    data: &TrainingData,
+    split: &crate::model::Split,
+) -> Result<FittedAlgo> {
+    let mut f = FittedAlgo {
+        kind: ModelKind::Gbdt,
+        ensemble: crate::model::file::no_trees(),
+        logistic: None,
+        gbdt: None,
+        forest: None,
+        logistic_fit: None,
+    };
+    match a.algo.as_str() {
+        "forest" => {
+            let p = forest::ForestParams {
+                trees: a.trees,
+                depth: a.forest_depth,
+                sample_rows: a.sample_rows,
+                positive_weight: positive_weight(a, data, &split.train),
+                seed: a.seed,
+                ..forest::ForestParams::default()
+            };
+            f.kind = ModelKind::Forest;
+            f.ensemble = forest::train(data, &split.train, &p)?;
+            f.forest = Some(p);
+        }
+        "logistic" => {
+            let p = logistic::LogisticParams {
+                positive_weight: positive_weight(a, data, &split.train),
+                ..logistic::LogisticParams::default()
+            };
+            let (m, fit) = logistic::train(data, &split.train, &p)?;
+            f.kind = ModelKind::Logistic;
+            f.logistic = Some(m);
+            f.logistic_fit = Some(fit);
+        }
+        _ => {
+            let (ensemble, fit) = gbdt::train(data, &split.train, &split.validation, params)?;
+            f.ensemble = ensemble;
+            f.gbdt = Some((params.clone(), fit));
+        }
+    }
+    Ok(f)
+}
+
 /// Checks the arguments that need no data: algorithm, parameters, output name,
 /// window settings and split shares.
 fn check_args(a: &TrainArgs, cross: bool) -> Result<(GbdtParams, WindowConfig, SplitConfig)> {
-    if a.algo != "gbdt" {
+    if !matches!(a.algo.as_str(), "gbdt" | "forest" | "logistic") {
         bail!("--algo {}: {ALGOS_LATER}", a.algo);
     }
     let params = a.gbdt_params();
@@ -277,9 +420,13 @@ pub fn train_datasets(
         Some(_) => cross_split(&data.end_ns, shares, gap_ns)?,
     };
 
+    if let Some(path) = &a.dump_rows {
+        dump_rows(path, &data, &split, test_data.as_ref())?;
+    }
+
     // Fit.
     let fit_started = Instant::now();
-    let (ensemble, fit) = gbdt::train(&data, &split.train, &split.validation, &params)?;
+    let fitted = fit_algo(a, &params, &data, &split)?;
     let fit_s = fit_started.elapsed().as_secs_f64();
 
     // Threshold on the validation split.
@@ -291,7 +438,7 @@ pub fn train_datasets(
     let val_scores: Vec<f64> = split
         .validation
         .iter()
-        .map(|&i| ensemble.predict_proba(data.row(i)))
+        .map(|&i| fitted.predict_proba(data.row(i)))
         .collect();
     let at = threshold_at_fpr(&val_labels, &val_scores, TARGET_FPR);
     let validation_pr_auc = average_precision(&val_labels, &val_scores);
@@ -328,11 +475,14 @@ pub fn train_datasets(
         purged: split.purged as u64,
         unused: split.unused as u64,
     };
-    let feature_importance = ensemble.feature_importance(&data.schema.names);
+    let feature_importance = match &fitted.logistic {
+        Some(l) => l.feature_importance(&data.schema.names),
+        None => fitted.ensemble.feature_importance(&data.schema.names),
+    };
     let model = ModelFile {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
-        kind: ModelKind::Gbdt,
+        kind: fitted.kind,
         workbench_version: env!("CARGO_PKG_VERSION").into(),
         schema_fingerprint: data.schema.fingerprint(),
         schema: data.schema.clone(),
@@ -358,12 +508,15 @@ pub fn train_datasets(
                 purge_gap_s: longest,
             },
             rows: counts,
-            params,
-            fit,
+            params: fitted.gbdt.as_ref().map(|g| g.0.clone()),
+            fit: fitted.gbdt.map(|g| g.1),
             validation_pr_auc,
+            forest: fitted.forest,
+            logistic: fitted.logistic_fit,
         },
         feature_importance,
-        ensemble,
+        ensemble: fitted.ensemble,
+        logistic: fitted.logistic,
     };
     model.save(&a.out)?;
     let onnx = export_onnx(a, &model, tdata, &test_rows)?;
@@ -377,9 +530,10 @@ pub fn train_datasets(
         );
     }
     loaded.check_schema(&tdata.schema)?;
-    let scorer = GbdtScorer::new(model_name(&a.out), &loaded);
+    let scorer = model_scorer(model_name(&a.out), &loaded)?;
     let rules = RulesScorer::new(&tdata.schema)?;
-    let (mut windows, labeler, matched) = test_windows(tdata, &test_rows, &[&scorer, &rules]);
+    let (mut windows, labeler, matched) =
+        test_windows(tdata, &test_rows, &[scorer.as_ref(), &rules]);
     let rules_windows = windows.pop().unwrap_or_default();
     let model_windows = windows.pop().unwrap_or_default();
     let (width_s, hop_s) = (cfg.widths_s[0], cfg.hop_s);
@@ -408,7 +562,16 @@ pub fn train_datasets(
             .unwrap_or_else(|| "dataset".into());
         PathBuf::from("reports").join(format!("{ds_name}-{}-test", model_name(&a.out)))
     });
-    let report_index = write_report(
+    let importance = ImportanceInfo {
+        model: model_name(&a.out),
+        measure: if model.kind == ModelKind::Logistic {
+            "|coefficient| × std".into()
+        } else {
+            "total split gain".into()
+        },
+        features: model.feature_importance.clone(),
+    };
+    let report_index = write_report_with(
         &report_dir,
         &tdata.info(test_name.clone()),
         &cfg,
@@ -422,6 +585,7 @@ pub fn train_datasets(
                 windows: &rules_windows,
             },
         ],
+        Some(&importance),
     )?;
 
     let mut warnings = Vec::new();
@@ -456,7 +620,6 @@ fn fmt_opt(x: Option<f64>) -> String {
 pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
     let t = &o.model.training;
     let r = &t.rows;
-    let f: &FitInfo = &t.fit;
     let pct = |p: u64, n: u64| {
         if n > 0 {
             100.0 * p as f64 / n as f64
@@ -492,12 +655,32 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
         r.purged,
         if r.unused > 0 { format!(", {} unused", r.unused) } else { String::new() }
     )?;
-    writeln!(
-        out,
-        "gbdt: {} of {} trees kept (max {}, depth {}, learning rate {}), positive weight {:.1}, fitted in {:.2} s",
-        f.trees_kept, f.trees_fitted, t.params.trees, t.params.depth, t.params.learning_rate,
-        f.positive_weight, o.timings.fit_s
-    )?;
+    if let (Some(p), Some(f)) = (&t.params, &t.fit) {
+        writeln!(
+            out,
+            "gbdt: {} of {} trees kept (max {}, depth {}, learning rate {}), positive weight {:.1}, fitted in {:.2} s",
+            f.trees_kept, f.trees_fitted, p.trees, p.depth, p.learning_rate,
+            f.positive_weight, o.timings.fit_s
+        )?;
+    }
+    if let Some(p) = &t.forest {
+        writeln!(
+            out,
+            "forest: {} trees (depth {}, {} bootstrap rows each), positive weight {:.1}, fitted in {:.2} s",
+            p.trees, p.depth, p.sample_rows, p.positive_weight, o.timings.fit_s
+        )?;
+    }
+    if let Some(l) = &t.logistic {
+        writeln!(
+            out,
+            "logistic: {} Newton iterations ({}), L2 {}, positive weight {:.1}, fitted in {:.2} s",
+            l.iterations,
+            if l.converged { "converged" } else { "not converged" },
+            l.params.l2,
+            l.params.positive_weight,
+            o.timings.fit_s
+        )?;
+    }
     let th = &o.model.threshold;
     writeln!(
         out,
@@ -554,10 +737,19 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
         .feature_importance
         .iter()
         .take(5)
-        .filter(|i| i.splits > 0)
+        .filter(|i| i.gain > 0.0)
         .map(|i: &FeatureImportance| format!("{} {:.1}%", i.feature, i.gain_share * 100.0))
         .collect();
-    writeln!(out, "top features by gain: {}", top.join(", "))?;
+    writeln!(
+        out,
+        "top features by {}: {}",
+        if o.model.kind == ModelKind::Logistic {
+            "|coefficient| x std"
+        } else {
+            "gain"
+        },
+        top.join(", ")
+    )?;
     for w in &o.warnings {
         writeln!(out, "  warning: {w}")?;
     }

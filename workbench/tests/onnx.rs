@@ -488,3 +488,142 @@ print(f"{x.shape[0] / d:.0f}")
         );
     }
 }
+
+/// Trains `algo` on 120 s of mixed traffic with `--export onnx --onnx-form both`.
+fn train_algo(dir: &Path, algo: &str, extra: &[&str]) -> TrainOutcome {
+    let out = dir.join(format!("{algo}.wbm.json"));
+    let report = dir.join(format!("{algo}-report"));
+    let mut args = vec![
+        "--dataset",
+        "mixed-21",
+        "--algo",
+        algo,
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--export",
+        "onnx",
+        "--onnx-form",
+        "both",
+    ];
+    args.extend_from_slice(extra);
+    train_datasets(&train_args(&args), &mixed(21, 120.0), None, true).expect("training works")
+}
+
+/// Native vs tract vs onnxruntime-python (and ort with `--features ort`) for every
+/// export of a trained model, on real rows of another simulation (plus NaN holes when
+/// the model routes missing values).
+fn check_parity(o: &TrainOutcome, with_nan: bool, dir: &Path) -> Vec<(String, String, f64)> {
+    let data = collect(&mixed(22, 40.0), &WindowConfig::default(), true).unwrap();
+    let k = data.n_features();
+    let (rows, n) = if with_nan {
+        rows_with_nan(&data, 3000)
+    } else {
+        let n = data.len().min(6000);
+        (data.values[..n * k].to_vec(), n)
+    };
+    let native: Vec<f64> = rows
+        .chunks_exact(k)
+        .map(|r| o.model.predict_proba(r))
+        .collect();
+    assert!(native.iter().all(|p| p.is_finite()));
+    let distinct: std::collections::BTreeSet<u64> = native.iter().map(|p| p.to_bits()).collect();
+    assert!(
+        distinct.len() > 20,
+        "scores barely vary: {}",
+        distinct.len()
+    );
+    let mut measured = Vec::new();
+    for x in &o.onnx {
+        assert!(x.max_abs_diff <= 1e-5, "{x:?}");
+        let s = OnnxScorer::load_with(&x.path, &data.schema, &OnnxOptions::default()).unwrap();
+        assert_eq!(s.default_threshold(), o.model.threshold.value);
+        let tract = s.score_rows(&rows, n).unwrap();
+        let d = max_diff(&native, &tract);
+        eprintln!(
+            "{} {}: max |native - tract| = {d:.3e} on {n} rows",
+            o.model.kind.name(),
+            x.form
+        );
+        assert!(d <= 1e-5, "{}: {d}", x.form);
+        measured.push((x.form.clone(), "tract".to_string(), d));
+    }
+    if let Some(py) = python_with("onnxruntime, onnx, numpy") {
+        for x in &o.onnx {
+            let (theirs, metadata) = onnxruntime_python(&py, &x.path, &rows, k, dir);
+            let d = max_diff(&native, &theirs);
+            eprintln!(
+                "{} {}: max |native - onnxruntime-python| = {d:.3e}",
+                o.model.kind.name(),
+                x.form
+            );
+            assert!(d <= 1e-5, "{}: {d}", x.form);
+            assert_eq!(metadata["workbench.model_kind"], o.model.kind.name());
+            measured.push((x.form.clone(), "onnxruntime-python".to_string(), d));
+        }
+    }
+    #[cfg(feature = "ort")]
+    {
+        if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+            missing("ORT_DYLIB_PATH (libonnxruntime.so) for the ort engine");
+        } else {
+            let opts = OnnxOptions {
+                engine: workbench::model::onnx::OnnxEngine::Ort,
+                ..OnnxOptions::from_env().unwrap()
+            };
+            for x in &o.onnx {
+                let s = OnnxScorer::load_with(&x.path, &data.schema, &opts).unwrap();
+                let d = max_diff(&native, &s.score_rows(&rows, n).unwrap());
+                eprintln!("{} {} through ort: {d:.3e}", o.model.kind.name(), x.form);
+                assert!(d <= 1e-5, "{}: {d}", x.form);
+            }
+        }
+    }
+    measured
+}
+
+#[test]
+fn forest_exports_score_like_the_native_forest_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = train_algo(
+        tmp.path(),
+        "forest",
+        &[
+            "--trees",
+            "30",
+            "--forest-depth",
+            "8",
+            "--sample-rows",
+            "20000",
+        ],
+    );
+    assert_eq!(o.model.kind, workbench::model::ModelKind::Forest);
+    assert_eq!(o.model.ensemble.trees.len(), 30);
+    assert_eq!(o.onnx.len(), 2, "tree_ensemble and plain");
+    check_parity(&o, true, tmp.path());
+}
+
+#[test]
+fn logistic_export_scores_like_the_native_model_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = train_algo(tmp.path(), "logistic", &[]);
+    assert_eq!(o.model.kind, workbench::model::ModelKind::Logistic);
+    // One graph of standard operators, whatever --onnx-form says.
+    assert_eq!(o.onnx.len(), 1);
+    assert_eq!(o.onnx[0].form, "plain");
+    let bytes = std::fs::read(&o.onnx[0].path).unwrap();
+    let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).unwrap();
+    let ops: Vec<String> = proto
+        .graph
+        .unwrap()
+        .node
+        .iter()
+        .map(|n| n.op_type.clone())
+        .collect();
+    for op in ["Sub", "Div", "MatMul", "Add", "Sigmoid"] {
+        assert!(ops.iter().any(|o| o == op), "{op} missing from {ops:?}");
+    }
+    // NaN propagates to NaN in both (the engine never emits NaN): real rows only.
+    check_parity(&o, false, tmp.path());
+}

@@ -73,11 +73,21 @@ fn model_file_round_trips_and_scores_like_the_trained_model() {
     assert_eq!(tr.split.mode, "time");
     assert_eq!(tr.data_sha256.len(), 64);
     assert!(tr.data_sha256.bytes().all(|b| b.is_ascii_hexdigit()));
-    assert_eq!(tr.params.trees, 40);
-    assert_eq!(tr.params.subsample, 0.8);
+    let params = tr.params.as_ref().expect("gbdt parameters");
+    assert_eq!(params.trees, 40);
+    assert_eq!(params.subsample, 0.8);
     assert!(tr.rows.train > 0 && tr.rows.train_positives > 0);
     assert!(tr.rows.validation_positives > 0 && tr.rows.test > 0);
-    assert_eq!(tr.fit.trees_kept, loaded.ensemble.trees.len());
+    assert_eq!(
+        tr.fit.as_ref().unwrap().trees_kept,
+        loaded.ensemble.trees.len()
+    );
+    // A gbdt file holds none of the other kinds' fields (files written before those
+    // kinds existed read the same).
+    let keys: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(keys.get("logistic").is_none());
+    assert!(keys["training"].get("forest").is_none());
+    assert!(keys["training"].get("logistic").is_none());
     let imp = &loaded.feature_importance;
     assert_eq!(imp.len(), schema.len());
     assert!(imp.windows(2).all(|w| w[0].gain >= w[1].gain));
@@ -274,7 +284,7 @@ fn train_refuses_other_algorithms_and_bad_names_before_reading_data() {
             "--dataset",
             "synthetic",
             "--algo",
-            "forest",
+            "nonsense",
             "-q",
             "--out",
         ])
@@ -282,9 +292,7 @@ fn train_refuses_other_algorithms_and_bad_names_before_reading_data() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(
-            "not implemented yet: forest, logistic, unsupervised ensemble come with the training issue"
-        ),
+        err.contains("unknown algorithm: use gbdt, forest or logistic"),
         "{err}"
     );
     let out = run(bin()
@@ -340,4 +348,79 @@ fn cross_dataset_mode_tests_on_the_other_dataset() {
         "cross-dataset mixed-21 -> mixed-23: test PR-AUC {:?} (rules {:?})",
         o.test.pr_auc, o.rules_test.pr_auc
     );
+}
+
+#[test]
+fn forest_and_logistic_files_round_trip_deterministically() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (algo, extra) in [
+        (
+            "forest",
+            &["--forest-depth", "8", "--sample-rows", "20000"][..],
+        ),
+        ("logistic", &[][..]),
+    ] {
+        let mut args = vec!["--algo", algo];
+        args.extend_from_slice(extra);
+        let a = train_small(tmp.path(), &format!("{algo}-a"), &args);
+        let b = train_small(tmp.path(), &format!("{algo}-b"), &args);
+        let bytes = std::fs::read(&a.path).unwrap();
+        assert!(
+            bytes == std::fs::read(&b.path).unwrap(),
+            "{algo}: not deterministic"
+        );
+        let loaded = ModelFile::load(&a.path).unwrap();
+        assert_eq!(loaded, a.model);
+        assert_eq!(loaded.to_bytes().unwrap(), bytes);
+        assert_eq!(loaded.kind.name(), algo);
+        assert!(loaded.training.params.is_none() && loaded.training.fit.is_none());
+        let t = &loaded.threshold;
+        assert_eq!(t.chosen_on, "validation");
+        assert!(t.fpr <= 0.01, "{t:?}");
+        let schema = FeatureSchema::for_widths(&[2.0]);
+        let scorer = scorer_for(a.path.to_str().unwrap(), &schema).unwrap();
+        assert_eq!(scorer.default_threshold(), t.value);
+        let data = collect(&mixed(22, 30.0), &WindowConfig::default(), true).unwrap();
+        let mut distinct = std::collections::BTreeSet::new();
+        for i in 0..data.len() {
+            let row: Vec<f64> = data.row(i).iter().map(|&v| f64::from(v)).collect();
+            let s = scorer.score(&row).value;
+            assert_eq!(s.to_bits(), loaded.predict_proba(data.row(i)).to_bits());
+            assert!((0.0..=1.0).contains(&s));
+            distinct.insert(s.to_bits());
+        }
+        assert!(
+            distinct.len() > 10,
+            "{algo}: {} distinct scores",
+            distinct.len()
+        );
+        eprintln!(
+            "{algo}: test PR-AUC {:?} (rules {:?}), validation PR-AUC {:?}",
+            a.test.pr_auc, a.rules_test.pr_auc, loaded.training.validation_pr_auc
+        );
+        assert!(
+            a.test.pr_auc.unwrap() > a.test.base_rate,
+            "{algo}: no better than chance"
+        );
+        // A damaged payload is an error naming it.
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        if algo == "logistic" {
+            v["logistic"]["scale"][0] = 0.0.into();
+        } else {
+            let nodes = v["ensemble"]["trees"][0]["nodes"].as_array_mut().unwrap();
+            let leaf = nodes.iter_mut().find(|n| n["leaf"] == true).unwrap();
+            leaf["leaf_value"] = 2.0.into();
+        }
+        let p = tmp.path().join(format!("{algo}-bad.wbm.json"));
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+        let e = format!("{:#}", ModelFile::load(&p).unwrap_err());
+        assert!(
+            e.contains(if algo == "logistic" {
+                "scale[0]"
+            } else {
+                "outside [0, 1]"
+            }),
+            "{e}"
+        );
+    }
 }

@@ -64,6 +64,21 @@ pub trait Scorer: Send + Sync {
     fn default_threshold(&self) -> f64;
     /// Scores one row (values in schema order).
     fn score(&self, row: &[f64]) -> Score;
+    /// Scores `n` rows given row-major in `rows` (`rows.len() / n` values each),
+    /// appending one score per row to `out`, equal to what [`Scorer::score`] gives
+    /// row by row. The default calls `score` per row; model runtimes override it to
+    /// run one batch (one tract or onnxruntime call instead of `n`).
+    fn score_batch(&self, rows: &[f64], n: usize, out: &mut Vec<Score>) {
+        if n == 0 {
+            return;
+        }
+        let width = rows.len() / n;
+        out.extend(
+            rows.chunks_exact(width.max(1))
+                .take(n)
+                .map(|r| self.score(r)),
+        );
+    }
 }
 
 /// Reads base features of the primary window from a row.
@@ -147,6 +162,20 @@ impl RulesScorer {
     }
 }
 
+impl RulesScorer {
+    /// Names the threat a row most resembles, for models that only give a score: the
+    /// strongest seed rule if it is at least 40% of the way to firing (strength ≥ 0.4,
+    /// i.e. every condition at ≥ 2/3 of its threshold), else None (the caller falls back
+    /// to the ML risk bands).
+    pub fn explain(row: &[f64]) -> Option<ThreatType> {
+        Self::strengths(row)
+            .into_iter()
+            .filter(|(_, s)| *s >= 0.4)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(t, _)| t)
+    }
+}
+
 impl Scorer for RulesScorer {
     fn name(&self) -> String {
         "rules".into()
@@ -203,19 +232,30 @@ impl Scorer for FormulaScorer {
 /// `workbench train` (`*.wbm.json`), or an ONNX model (`*.onnx`, written by
 /// `workbench train --export onnx`); both model kinds are checked against `schema`.
 /// ONNX models run with tract unless `WORKBENCH_ONNX_ENGINE=ort` (see
-/// [`crate::model::onnx::infer`]).
+/// [`crate::model::onnx::infer`]); models without workbench metadata are refused.
 pub fn scorer_for(model: &str, schema: &FeatureSchema) -> Result<Box<dyn Scorer>> {
+    scorer_for_with(model, schema, &crate::model::onnx::OnnxOptions::from_env()?)
+}
+
+/// [`scorer_for`] with explicit ONNX options (`--foreign-model` sets `allow_foreign`).
+pub fn scorer_for_with(
+    model: &str,
+    schema: &FeatureSchema,
+    onnx: &crate::model::onnx::OnnxOptions,
+) -> Result<Box<dyn Scorer>> {
     match model {
         "rules" => Ok(Box::new(RulesScorer::new(schema)?)),
         "formula" => Ok(Box::new(FormulaScorer::new(schema)?)),
+        // The model shipped in models/ and compiled into the binary (model/shipped.rs).
+        crate::model::shipped::DEFAULT_MODEL_NAME => crate::model::shipped::default_scorer(schema),
         other if other.ends_with(crate::model::MODEL_SUFFIX) => {
             crate::model::load_scorer(std::path::Path::new(other), schema)
         }
         other if other.ends_with(crate::model::onnx::ONNX_SUFFIX) => Ok(Box::new(
-            crate::model::onnx::OnnxScorer::load(std::path::Path::new(other), schema)?,
+            crate::model::onnx::OnnxScorer::load_with(std::path::Path::new(other), schema, onnx)?,
         )),
         other => bail!(
-            "unknown model {other:?}: use rules, formula, a model file (*.wbm.json) or an ONNX model (*.onnx) written by `workbench train`"
+            "unknown model {other:?}: use rules, formula, default (the shipped model), a model file (*.wbm.json) or an ONNX model (*.onnx) written by `workbench train`"
         ),
     }
 }

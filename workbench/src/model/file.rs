@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::forest::ForestParams;
 use super::gbdt::{FeatureImportance, FitInfo, GbdtParams, TreeEnsemble};
+use super::logistic::{LogisticFit, LogisticModel};
 use super::split::SplitConfig;
 use crate::engine::{FeatureSchema, WindowConfig};
 
@@ -24,12 +26,35 @@ pub const FORMAT: &str = "workbench-model";
 /// Bumped when the file layout changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// What kind of model a file holds.
+/// What kind of model a file holds. Each kind keeps its payload in its own optional
+/// field (absent for other kinds), so adding a kind never changes an older file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// Gradient-boosted trees ([`TreeEnsemble`]).
+    /// Gradient-boosted trees ([`TreeEnsemble`] in `ensemble`; margins summed, then
+    /// the logistic sigmoid).
     Gbdt,
+    /// Random forest (`ensemble` with base score 0 and leaf values that are attack
+    /// probabilities; the score is their mean over trees).
+    Forest,
+    /// Logistic regression on standardised features (`logistic`).
+    Logistic,
+}
+
+impl ModelKind {
+    /// The snake_case name (`--algo` value, ONNX metadata).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Gbdt => "gbdt",
+            ModelKind::Forest => "forest",
+            ModelKind::Logistic => "logistic",
+        }
+    }
+
+    /// True when the payload is the tree `ensemble` field.
+    pub fn has_trees(self) -> bool {
+        matches!(self, ModelKind::Gbdt | ModelKind::Forest)
+    }
 }
 
 /// The decision threshold and how it was chosen.
@@ -89,12 +114,20 @@ pub struct TrainingInfo {
     pub data_sha256: String,
     pub split: SplitInfo,
     pub rows: RowCounts,
-    /// Training parameters as given.
-    pub params: GbdtParams,
-    /// What fitting did (trees, positive weight, validation loss per round).
-    pub fit: FitInfo,
+    /// GBDT training parameters as given (kind `gbdt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<GbdtParams>,
+    /// What GBDT fitting did (trees, positive weight, validation loss per round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitInfo>,
     /// PR-AUC of the model on the validation split.
     pub validation_pr_auc: Option<f64>,
+    /// Random forest parameters (kind `forest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forest: Option<ForestParams>,
+    /// Logistic regression parameters and fit (kind `logistic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logistic: Option<LogisticFit>,
 }
 
 /// A model file.
@@ -116,9 +149,28 @@ pub struct ModelFile {
     pub window: WindowConfig,
     pub threshold: Threshold,
     pub training: TrainingInfo,
-    /// Per feature, highest gain first.
+    /// Per feature, most important first: total split gain for trees, |coefficient|
+    /// of the standardised column for logistic regression.
     pub feature_importance: Vec<FeatureImportance>,
+    /// The trees (kinds `gbdt` and `forest`; absent from files of other kinds).
+    #[serde(default = "no_trees", skip_serializing_if = "has_no_trees")]
     pub ensemble: TreeEnsemble,
+    /// The logistic regression (kind `logistic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logistic: Option<LogisticModel>,
+}
+
+/// The `ensemble` of a model without trees.
+pub fn no_trees() -> TreeEnsemble {
+    TreeEnsemble {
+        n_features: 0,
+        base_score: 0.0,
+        trees: Vec::new(),
+    }
+}
+
+fn has_no_trees(e: &TreeEnsemble) -> bool {
+    e.trees.is_empty()
 }
 
 /// The name a model gets in reports: its file name without [`MODEL_SUFFIX`].
@@ -159,10 +211,22 @@ impl ModelFile {
                 self.schema.units.len()
             );
         }
-        if self.ensemble.n_features as usize != self.schema.len() {
+        let n_features = match (self.kind.has_trees(), &self.logistic) {
+            (true, None) => self.ensemble.n_features,
+            (false, Some(l)) if self.ensemble.trees.is_empty() => l.n_features,
+            _ => bail!(
+                "a {} model must hold {}",
+                self.kind.name(),
+                if self.kind.has_trees() {
+                    "trees in `ensemble` and no `logistic`"
+                } else {
+                    "`logistic` and no trees"
+                }
+            ),
+        };
+        if n_features as usize != self.schema.len() {
             bail!(
-                "the ensemble reads {} features but the schema has {}",
-                self.ensemble.n_features,
+                "the model reads {n_features} features but the schema has {}",
                 self.schema.len()
             );
         }
@@ -179,11 +243,39 @@ impl ModelFile {
         if !self.threshold.value.is_finite() {
             bail!("the threshold is {}", self.threshold.value);
         }
+        if let Some(l) = &self.logistic {
+            l.validate().context("invalid logistic regression")?;
+            return Ok(());
+        }
         if self.ensemble.trees.is_empty() {
             bail!("the ensemble has no trees");
         }
         self.ensemble.validate().context("invalid tree ensemble")?;
+        if self.kind == ModelKind::Forest {
+            if self.ensemble.base_score != 0.0 {
+                bail!("a forest's base score must be 0");
+            }
+            if let Some((t, _)) = self.ensemble.trees.iter().enumerate().find(|(_, t)| {
+                t.nodes
+                    .iter()
+                    .any(|n| n.leaf && !(0.0..=1.0).contains(&n.leaf_value))
+            }) {
+                bail!("forest tree {t} has a leaf value outside [0, 1]");
+            }
+        }
         Ok(())
+    }
+
+    /// The native attack probability of a row (schema order), whatever the kind.
+    pub fn predict_proba(&self, row: &[f32]) -> f64 {
+        match self.kind {
+            ModelKind::Gbdt => self.ensemble.predict_proba(row),
+            ModelKind::Forest => super::forest::forest_proba(&self.ensemble, row),
+            ModelKind::Logistic => self
+                .logistic
+                .as_ref()
+                .map_or(f64::NAN, |l| l.predict_proba(row)),
+        }
     }
 
     /// Refuses to score rows of another schema, naming both.

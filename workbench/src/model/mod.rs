@@ -8,9 +8,13 @@
 
 pub mod dataset;
 pub mod file;
+pub mod forest;
 pub mod gbdt;
+pub mod logistic;
 pub mod onnx;
+pub mod shipped;
 pub mod split;
+pub mod unsupervised;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -72,11 +76,42 @@ impl Scorer for GbdtScorer {
 /// Loads a model file and builds its scorer for rows of `schema` (refused when the
 /// model was trained on another schema).
 pub fn load_scorer(path: &Path, schema: &FeatureSchema) -> Result<Box<dyn Scorer>> {
+    // Unsupervised ensembles have their own file struct (same header, `"kind":
+    // "unsupervised"`); every other kind is a ModelFile.
+    if let Ok(bytes) = std::fs::read(path) {
+        if unsupervised::peek_kind(&bytes).as_deref() == Some(unsupervised::KIND) {
+            let f = unsupervised::UnsupervisedFile::load(path)?;
+            f.check_schema(schema)
+                .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
+            return Ok(Box::new(unsupervised::UnsupervisedScorer::new(
+                model_name(path),
+                &f,
+            )));
+        }
+    }
     let m = ModelFile::load(path)?;
     m.check_schema(schema)
         .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
+    model_scorer(model_name(path), &m)
+}
+
+/// The scorer of a validated model, by kind, named `name` in reports.
+pub fn model_scorer(name: String, m: &ModelFile) -> Result<Box<dyn Scorer>> {
+    let threshold = m.threshold.value;
     match m.kind {
-        ModelKind::Gbdt => Ok(Box::new(GbdtScorer::new(model_name(path), &m))),
+        ModelKind::Gbdt => Ok(Box::new(GbdtScorer::new(name, m))),
+        ModelKind::Forest => Ok(Box::new(forest::ForestScorer::new(
+            name,
+            m.ensemble.clone(),
+            threshold,
+        ))),
+        ModelKind::Logistic => {
+            let l = m
+                .logistic
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("the logistic model has no coefficients"))?;
+            Ok(Box::new(logistic::LogisticScorer::new(name, l, threshold)))
+        }
     }
 }
 

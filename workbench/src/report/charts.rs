@@ -322,3 +322,50 @@ pub fn timeline_chart(
     root.present().map_err(err)?;
     Ok(())
 }
+
+/// Horizontal bars: one per `(name, value)`, largest first, values as shares in [0, 1].
+pub fn importance_chart(path: &Path, title: &str, bars: &[(String, f64)]) -> Result<()> {
+    font();
+    let n = bars.len().max(1);
+    let height = (120 + 34 * n as u32).max(300);
+    let root = BitMapBackend::new(path, (W + 200, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let top = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(1e-9) * 1.1;
+    // Bar 0 (the largest) at the top: segment n-1-i holds bar i.
+    let names: Vec<String> = bars.iter().rev().map(|b| b.0.clone()).collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", LABEL + 4))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(300)
+        .build_cartesian_2d(0f64..top, (0..n).into_segmented())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc("share of the total")
+        .y_labels(n)
+        .y_label_formatter(&|y: &SegmentValue<usize>| match y {
+            SegmentValue::CenterOf(k) => names.get(*k).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .label_style(("sans-serif", LABEL))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+            let k = n - 1 - i;
+            let mut r = Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(k)),
+                    (*v, SegmentValue::Exact(k + 1)),
+                ],
+                PALETTE[0].filled(),
+            );
+            r.set_margin(4, 4, 0, 0);
+            r
+        }))
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use base64::Engine;
 
-use super::{kpis, DatasetInfo, ModelRun};
+use super::{kpis, DatasetInfo, ImportanceInfo, ModelRun};
 use crate::engine::WindowConfig;
 use crate::eval::metrics::AtThreshold;
 
@@ -52,6 +52,7 @@ pub(super) fn page(
     window: &WindowConfig,
     runs: &[ModelRun<'_>],
     images: &[(&str, PathBuf)],
+    importance: Option<&ImportanceInfo>,
 ) -> Result<String> {
     let first = &runs[0].result;
     let mut h = String::new();
@@ -152,15 +153,17 @@ pub(super) fn page(
     writeln!(h, "</table>")?;
 
     // Model table (several models when comparing).
-    writeln!(h, "<h2>Models</h2><table><tr><th class=\"l\">model</th><th>PR-AUC</th><th>ROC-AUC</th><th>thr @1% FPR</th><th>TPR</th><th>precision</th><th>F1</th><th>own thr</th><th>TPR</th><th>FPR</th><th>precision</th><th>F1</th><th>detected</th><th>delay p95 s</th><th>false alerts/h</th></tr>")?;
+    writeln!(h, "<h2>Models</h2><table id=\"models\"><tr><th class=\"l\">model</th><th>PR-AUC</th><th>ROC-AUC</th><th>thr @1% FPR</th><th>TPR</th><th>precision</th><th>F1</th><th>own thr</th><th>TPR</th><th>FPR</th><th>precision</th><th>F1</th><th>episodes detected</th><th>delay p50 s</th><th>delay p95 s</th><th>false alerts/h</th></tr>")?;
     for r in runs.iter().map(|r| &r.result) {
         let a = &r.at_fpr_1pct;
         let m = &r.at_model_threshold;
         writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.2}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{:.2}</td></tr>",
             esc(&r.model), num(r.pr_auc), num(r.roc_auc), a.threshold, a.tpr, a.precision, a.f1,
-            m.threshold, m.tpr, m.fpr, m.precision, m.f1, r.detection_rate, num(r.detection_delay_s.p95), r.false_alerts_per_hour
+            m.threshold, m.tpr, m.fpr, m.precision, m.f1,
+            r.episodes.iter().filter(|e| e.detected).count(), r.episodes_total,
+            num(r.detection_delay_s.median), num(r.detection_delay_s.p95), r.false_alerts_per_hour
         )?;
     }
     writeln!(h, "</table>")?;
@@ -173,6 +176,29 @@ pub(super) fn page(
         writeln!(h, "<figure><img alt=\"{}\" src=\"data:image/png;base64,{b64}\"><figcaption>{}</figcaption></figure>", esc(title), esc(title))?;
     }
     writeln!(h, "</div>")?;
+
+    // Feature importance.
+    if let Some(imp) = importance {
+        writeln!(
+            h,
+            "<h2>Feature importance ({}, {})</h2><table id=\"importance\"><tr><th>rank</th><th class=\"l\">feature</th><th>share</th><th>{}</th><th>splits</th></tr>",
+            esc(&imp.model),
+            esc(&imp.measure),
+            esc(&imp.measure)
+        )?;
+        for (i, f) in imp.features.iter().enumerate() {
+            writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.4}</td><td>{:.6e}</td><td>{}</td></tr>",
+                i + 1,
+                esc(&f.feature),
+                f.gain_share,
+                f.gain,
+                f.splits
+            )?;
+        }
+        writeln!(h, "</table>")?;
+    }
 
     // Per attack.
     writeln!(h, "<h2>Per attack type ({})</h2><table><tr><th class=\"l\">attack</th><th>attack windows</th><th>recall @1% FPR</th><th>recall @own thr</th><th>episodes</th><th>detected</th><th>median delay s</th></tr>", esc(&first.model))?;

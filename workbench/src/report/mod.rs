@@ -18,6 +18,17 @@ use crate::pipeline::InputOutcome;
 
 pub use charts::PALETTE;
 
+/// A trained model's feature importance, for the report (chart, table, JSON).
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportanceInfo {
+    /// The model's name.
+    pub model: String,
+    /// What the numbers measure (`total split gain`, `|coefficient| × std`).
+    pub measure: String,
+    /// Most important first.
+    pub features: Vec<crate::model::FeatureImportance>,
+}
+
 /// One model's results and the windows they came from.
 pub struct ModelRun<'a> {
     pub result: EvalResult,
@@ -89,6 +100,18 @@ pub fn write_report(
     window: &WindowConfig,
     runs: &[ModelRun<'_>],
 ) -> Result<PathBuf> {
+    write_report_with(dir, dataset, window, runs, None)
+}
+
+/// [`write_report`] plus a trained model's feature importance (bar chart of the top
+/// features, a table in index.html, `feature_importance` in report.json).
+pub fn write_report_with(
+    dir: &Path,
+    dataset: &DatasetInfo,
+    window: &WindowConfig,
+    runs: &[ModelRun<'_>],
+    importance: Option<&ImportanceInfo>,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let Some(first) = runs.first() else {
         anyhow::bail!("no model results to report");
@@ -144,6 +167,21 @@ pub fn write_report(
     let timeline_png = dir.join("timeline.png");
     timeline(&timeline_png, first)?;
     images.push(("Timeline of the top entities", timeline_png));
+    if let Some(imp) = importance {
+        let png = dir.join("feature_importance.png");
+        let bars: Vec<(String, f64)> = imp
+            .features
+            .iter()
+            .take(IMPORTANCE_BARS)
+            .map(|f| (f.feature.clone(), f.gain_share))
+            .collect();
+        charts::importance_chart(
+            &png,
+            &format!("Feature importance of {} ({})", imp.model, imp.measure),
+            &bars,
+        )?;
+        images.push(("Feature importance (share of the total)", png));
+    }
 
     // JSON: the first model's numbers at the top level, every model under "models".
     let mut json = serde_json::to_value(&first.result)?;
@@ -152,15 +190,21 @@ pub fn write_report(
     json["window"] = serde_json::to_value(window)?;
     json["kpi"] = serde_json::to_value(kpis(&first.result))?;
     json["models"] = serde_json::to_value(runs.iter().map(|m| &m.result).collect::<Vec<_>>())?;
+    if let Some(imp) = importance {
+        json["feature_importance"] = serde_json::to_value(imp)?;
+    }
     let json_path = dir.join("report.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&json)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
 
     let index = dir.join("index.html");
-    let page = html::page(dataset, window, runs, &images)?;
+    let page = html::page(dataset, window, runs, &images, importance)?;
     std::fs::write(&index, page).with_context(|| format!("writing {}", index.display()))?;
     Ok(index)
 }
+
+/// Bars in the importance chart.
+const IMPORTANCE_BARS: usize = 15;
 
 /// The timeline: the four hosts with the highest scores, plus attack episodes involving
 /// them, over the first timeline of the data.

@@ -17,8 +17,9 @@ use tract_onnx::pb::{
 };
 
 use super::meta;
-use crate::model::file::ModelFile;
+use crate::model::file::{ModelFile, ModelKind};
 use crate::model::gbdt::TreeEnsemble;
+use crate::model::logistic::LogisticModel;
 
 /// ONNX IR version written (onnxruntime ≥ 1.14 and tract read it).
 const IR_VERSION: i64 = 8;
@@ -67,21 +68,35 @@ impl std::str::FromStr for OnnxForm {
     }
 }
 
-/// The ONNX bytes of a model file's ensemble, with the file's facts as metadata.
+/// How the trees' leaf values become the attack probability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    /// Gradient boosting: `sigmoid(base_score + Σ leaves)`.
+    Logistic,
+    /// Random forest: `Σ leaves / number of trees` (leaves are probabilities).
+    Average,
+    /// `base_score + Σ leaves`, no transform (foreign ensembles with
+    /// `post_transform NONE`, converted by [`super::foreign`]).
+    Sum,
+}
+
+/// The ONNX bytes of a model file, with the file's facts as metadata. Trees (gbdt,
+/// forest) are written in `form`; a logistic regression is always the standard-operator
+/// graph (Sub, Div, MatMul, Add, Sigmoid), recorded as form `plain`.
 pub fn export(model: &ModelFile, form: OnnxForm) -> Result<Vec<u8>> {
     model
         .validate()
         .context("refusing to export an invalid model")?;
+    let form = if model.kind == ModelKind::Logistic {
+        OnnxForm::Plain
+    } else {
+        form
+    };
     let json = |v: &dyn erased::Json| v.json();
     let props = vec![
         (meta::FORMAT, meta::FORMAT_VALUE.to_string()),
         (meta::FORMAT_VERSION, meta::FORMAT_VERSION_VALUE.to_string()),
-        (
-            meta::MODEL_KIND,
-            match model.kind {
-                crate::model::ModelKind::Gbdt => "gbdt".to_string(),
-            },
-        ),
+        (meta::MODEL_KIND, model.kind.name().to_string()),
         (meta::ONNX_FORM, form.name().to_string()),
         (meta::WORKBENCH_VERSION, model.workbench_version.clone()),
         (meta::SCHEMA_FINGERPRINT, model.schema_fingerprint.clone()),
@@ -99,7 +114,12 @@ pub fn export(model: &ModelFile, form: OnnxForm) -> Result<Vec<u8>> {
         (meta::TRAINING, json(&model.training)?),
     ];
     let props: Vec<(String, String)> = props.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    export_ensemble(&model.ensemble, form, &props)
+    match (model.kind, &model.logistic) {
+        (ModelKind::Logistic, Some(l)) => export_logistic(l, &props),
+        (ModelKind::Logistic, None) => bail!("the logistic model has no coefficients"),
+        (ModelKind::Forest, _) => export_trees(&model.ensemble, Aggregate::Average, form, &props),
+        (ModelKind::Gbdt, _) => export_trees(&model.ensemble, Aggregate::Logistic, form, &props),
+    }
 }
 
 /// JSON of any serialisable value, behind a tiny object-safe trait so [`export`] can
@@ -115,9 +135,19 @@ mod erased {
     }
 }
 
-/// The ONNX bytes of an ensemble with the given `metadata_props`.
+/// The ONNX bytes of a boosted ensemble with the given `metadata_props`.
 pub fn export_ensemble(
     e: &TreeEnsemble,
+    form: OnnxForm,
+    metadata: &[(String, String)],
+) -> Result<Vec<u8>> {
+    export_trees(e, Aggregate::Logistic, form, metadata)
+}
+
+/// The ONNX bytes of trees aggregated by `agg`, with the given `metadata_props`.
+pub fn export_trees(
+    e: &TreeEnsemble,
+    agg: Aggregate,
     form: OnnxForm,
     metadata: &[(String, String)],
 ) -> Result<Vec<u8>> {
@@ -130,11 +160,16 @@ pub fn export_ensemble(
         bail!("the ensemble reads no features");
     }
     let (nodes, initializers) = match form {
-        OnnxForm::TreeEnsemble => (vec![tree_ensemble_node(e)?], Vec::new()),
-        OnnxForm::Plain => plain_graph(e)?,
+        OnnxForm::TreeEnsemble => (vec![tree_ensemble_node(e, agg)?], Vec::new()),
+        OnnxForm::Plain => plain_graph(e, agg)?,
+    };
+    let what = match agg {
+        Aggregate::Logistic => "gbdt",
+        Aggregate::Average => "forest",
+        Aggregate::Sum => "trees",
     };
     let graph = GraphProto {
-        name: format!("workbench_gbdt_{}", form.name()),
+        name: format!("workbench_{what}_{}", form.name()),
         node: nodes,
         initializer: initializers,
         input: vec![value_info(
@@ -162,16 +197,31 @@ pub fn export_ensemble(
             version: ML_OPSET,
         });
     }
+    let doc = format!(
+        "{} for network intrusion detection ({} trees, {} features); probabilities[:, 1] is the attack probability.",
+        match agg {
+            Aggregate::Logistic => "Gradient-boosted trees",
+            Aggregate::Average => "Random forest",
+            Aggregate::Sum => "Tree ensemble",
+        },
+        e.trees.len(),
+        e.n_features
+    );
+    Ok(model_proto(graph, opset_import, doc, metadata))
+}
+
+fn model_proto(
+    graph: GraphProto,
+    opset_import: Vec<OperatorSetIdProto>,
+    doc: String,
+    metadata: &[(String, String)],
+) -> Vec<u8> {
     let model = ModelProto {
         ir_version: IR_VERSION,
         opset_import,
         producer_name: "workbench".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!(
-            "Gradient-boosted trees for network intrusion detection ({} trees, {} features); probabilities[:, 1] is the attack probability.",
-            e.trees.len(),
-            e.n_features
-        ),
+        doc_string: doc,
         graph: Some(graph),
         metadata_props: metadata
             .iter()
@@ -182,7 +232,82 @@ pub fn export_ensemble(
             .collect(),
         ..Default::default()
     };
-    Ok(model.encode_to_vec())
+    model.encode_to_vec()
+}
+
+/// A logistic regression with standard operators only:
+///
+/// ```text
+/// z = MatMul(Div(Sub(features, mean), scale), coef[k, 1]) + intercept     [N, 1]
+/// probabilities = Concat(1 - Sigmoid(z), Sigmoid(z))                        [N, 2]
+/// label = Cast(Squeeze(Sigmoid(z)) > 0.5)                                   [N]
+/// ```
+pub fn export_logistic(l: &LogisticModel, metadata: &[(String, String)]) -> Result<Vec<u8>> {
+    l.validate()
+        .context("refusing to export an invalid logistic regression")?;
+    let k = i64::from(l.n_features);
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let init = vec![
+        tensor_f32("mean", &[k], f32s(&l.mean)),
+        tensor_f32("scale", &[k], f32s(&l.scale)),
+        tensor_f32("coef", &[k, 1], f32s(&l.coef)),
+        tensor_f32("intercept", &[1], vec![l.intercept as f32]),
+        tensor_f32("one", &[], vec![1.0]),
+        tensor_f32("half", &[], vec![0.5]),
+        tensor_i64("axis_1", &[1], vec![1]),
+    ];
+    let nodes = vec![
+        node("Sub", &[INPUT, "mean"], &["centred"], vec![]),
+        node("Div", &["centred", "scale"], &["standardised"], vec![]),
+        node("MatMul", &["standardised", "coef"], &["dot"], vec![]),
+        node("Add", &["dot", "intercept"], &["margin"], vec![]),
+        node("Sigmoid", &["margin"], &["p1"], vec![]),
+        node("Sub", &["one", "p1"], &["p0"], vec![]),
+        node(
+            "Concat",
+            &["p0", "p1"],
+            &[OUTPUT_PROBABILITIES],
+            vec![attr_int("axis", 1)],
+        ),
+        node("Squeeze", &["p1", "axis_1"], &["p_attack"], vec![]),
+        node("Greater", &["p_attack", "half"], &["is_attack"], vec![]),
+        node(
+            "Cast",
+            &["is_attack"],
+            &[OUTPUT_LABEL],
+            vec![attr_int("to", DataType::Int64 as i64)],
+        ),
+    ];
+    let graph = GraphProto {
+        name: "workbench_logistic".into(),
+        node: nodes,
+        initializer: init,
+        input: vec![value_info(
+            INPUT,
+            DataType::Float,
+            &[Dim::Batch, Dim::Fixed(k)],
+        )],
+        output: vec![
+            value_info(OUTPUT_LABEL, DataType::Int64, &[Dim::Batch]),
+            value_info(
+                OUTPUT_PROBABILITIES,
+                DataType::Float,
+                &[Dim::Batch, Dim::Fixed(2)],
+            ),
+        ],
+        ..Default::default()
+    };
+    Ok(model_proto(
+        graph,
+        vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        format!(
+            "Logistic regression on standardised features for network intrusion detection ({k} features); probabilities[:, 1] is the attack probability."
+        ),
+        metadata,
+    ))
 }
 
 enum Dim {
@@ -283,8 +408,11 @@ fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>)
     }
 }
 
-/// The standard form: one TreeEnsembleClassifier.
-fn tree_ensemble_node(e: &TreeEnsemble) -> Result<NodeProto> {
+/// The standard form: one TreeEnsembleClassifier. Boosted trees: `LOGISTIC` with the
+/// base score folded into tree 0. Forests: `NONE` with every leaf divided by the
+/// number of trees, so the classifier's sum is the mean.
+fn tree_ensemble_node(e: &TreeEnsemble, agg: Aggregate) -> Result<NodeProto> {
+    let n_trees = e.trees.len() as f64;
     let n_nodes = e.node_count();
     let mut treeids = Vec::with_capacity(n_nodes);
     let mut nodeids = Vec::with_capacity(n_nodes);
@@ -308,10 +436,12 @@ fn tree_ensemble_node(e: &TreeEnsemble) -> Result<NodeProto> {
                 missing_true.push(0);
                 // The base score is folded into tree 0 (tract refuses 2 base_values,
                 // and one base value means different things to different runtimes).
-                let w = if ti == 0 {
-                    n.leaf_value + e.base_score
-                } else {
-                    n.leaf_value
+                let w = match agg {
+                    Aggregate::Logistic if ti == 0 => n.leaf_value + e.base_score,
+                    Aggregate::Logistic => n.leaf_value,
+                    Aggregate::Average => n.leaf_value / n_trees,
+                    Aggregate::Sum if ti == 0 => n.leaf_value + e.base_score,
+                    Aggregate::Sum => n.leaf_value,
                 };
                 c_tree.push(ti as i64);
                 c_node.push(ni as i64);
@@ -347,7 +477,13 @@ fn tree_ensemble_node(e: &TreeEnsemble) -> Result<NodeProto> {
             attr_ints("nodes_treeids", treeids),
             attr_ints("nodes_truenodeids", trueids),
             attr_floats("nodes_values", values),
-            attr_string("post_transform", "LOGISTIC"),
+            attr_string(
+                "post_transform",
+                match agg {
+                    Aggregate::Logistic => "LOGISTIC",
+                    Aggregate::Average | Aggregate::Sum => "NONE",
+                },
+            ),
         ],
         ..Default::default()
     })
@@ -397,7 +533,7 @@ fn tensor_bool(name: &str, dims: &[i64], v: Vec<bool>) -> TensorProto {
 ///               Gather(left, idx), Gather(right, idx))
 /// p = Sigmoid(ReduceSum(Gather(leaf_value, idx), axis 1) + base_score)
 /// ```
-fn plain_graph(e: &TreeEnsemble) -> Result<(Vec<NodeProto>, Vec<TensorProto>)> {
+fn plain_graph(e: &TreeEnsemble, agg: Aggregate) -> Result<(Vec<NodeProto>, Vec<TensorProto>)> {
     let t_count = e.trees.len();
     let m = e.node_count();
     let mut feature = Vec::with_capacity(m);
@@ -439,8 +575,23 @@ fn plain_graph(e: &TreeEnsemble) -> Result<(Vec<NodeProto>, Vec<TensorProto>)> {
             }
         }
     }
+    // Pad the tree count to a multiple of 16 with empty trees (one leaf of value 0):
+    // every row of the [N, T] leaf table then starts 64-byte aligned, so tract's SIMD
+    // sum adds each row in the same order wherever it sits in a batch (unpadded,
+    // ~0.1% of rows differed in the last bit between batched and row-by-row runs).
+    for _ in 0..(16 - t_count % 16) % 16 {
+        let g = feature.len() as i64;
+        roots.push(g);
+        feature.push(0);
+        threshold.push(0.0);
+        missing.push(false);
+        left.push(g);
+        right.push(g);
+        value.push(0.0);
+    }
+    let _ = m;
     let root = |v: &[i64]| roots.iter().map(|&r| v[r as usize]).collect::<Vec<_>>();
-    let (mi, ti) = (m as i64, t_count as i64);
+    let (mi, ti) = (feature.len() as i64, roots.len() as i64);
     let mut init = vec![
         tensor_i64("root_feature", &[ti], root(&feature)),
         tensor_f32(
@@ -464,6 +615,7 @@ fn plain_graph(e: &TreeEnsemble) -> Result<(Vec<NodeProto>, Vec<TensorProto>)> {
         tensor_i64("node_right", &[mi], right),
         tensor_f32("leaf_value", &[mi], value),
         tensor_f32("base_score", &[], vec![e.base_score as f32]),
+        tensor_f32("inv_trees", &[], vec![(1.0 / t_count as f64) as f32]),
         tensor_f32("one", &[], vec![1.0]),
         tensor_f32("half", &[], vec![0.5]),
         tensor_i64("axis_1", &[1], vec![1]),
@@ -527,8 +679,17 @@ fn plain_graph(e: &TreeEnsemble) -> Result<(Vec<NodeProto>, Vec<TensorProto>)> {
             &["tree_sum"],
             vec![attr_int("keepdims", 0)],
         ),
-        node("Add", &["tree_sum", "base_score"], &["margin"], vec![]),
-        node("Sigmoid", &["margin"], &["p_attack"], vec![]),
+        match agg {
+            Aggregate::Logistic => node("Add", &["tree_sum", "base_score"], &["margin"], vec![]),
+            Aggregate::Average => node("Add", &["tree_sum", "base_score"], &["leaf_sum"], vec![]),
+            Aggregate::Sum => node("Add", &["tree_sum", "base_score"], &["p_attack"], vec![]),
+        },
+        match agg {
+            Aggregate::Logistic => node("Sigmoid", &["margin"], &["p_attack"], vec![]),
+            Aggregate::Average => node("Mul", &["leaf_sum", "inv_trees"], &["p_attack"], vec![]),
+            // Already the probability: an Identity keeps the node list uniform.
+            Aggregate::Sum => node("Identity", &["p_attack"], &["p_attack_sum"], vec![]),
+        },
         node("Unsqueeze", &["p_attack", "axis_1"], &["p1"], vec![]),
         node("Sub", &["one", "p1"], &["p0"], vec![]),
         node(

@@ -4,10 +4,12 @@
 //! A model written by `workbench train --export onnx` carries our metadata
 //! (`workbench.*` keys): its schema fingerprint must equal the engine's, and its
 //! threshold becomes the scorer's default threshold. A model without it (trained
-//! elsewhere) is refused unless foreign models are allowed
-//! (`WORKBENCH_ALLOW_FOREIGN_MODEL=1`); it must then read one float row of exactly the
-//! schema's width, its probability output (`probabilities`, else the last output) must
-//! be `[N, 2]` (column 1 is scored) or `[N]`/`[N, 1]`, and its threshold is 0.5.
+//! elsewhere: XGBoost through onnxmltools, scikit-learn through skl2onnx with zipmap
+//! off) is refused unless foreign models are allowed (`--foreign-model`); it must then
+//! read one float input of exactly the schema's width, the columns in schema order
+//! (`workbench schema`, the column order of `workbench features --out x.parquet`);
+//! its probability output (`probabilities`, else the last output) must be `[N, 2]`
+//! (column 1, the attack class, is scored) or `[N]`/`[N, 1]`; its threshold is 0.5.
 //!
 //! Engine choice: `WORKBENCH_ONNX_ENGINE=tract|ort` (default `tract`).
 
@@ -29,8 +31,8 @@ pub const BATCH_ROWS: usize = 2048;
 
 /// Environment variable choosing the engine (`tract` or `ort`).
 pub const ENGINE_ENV: &str = "WORKBENCH_ONNX_ENGINE";
-/// Environment variable allowing models without workbench metadata (`1`/`true`).
-pub const ALLOW_FOREIGN_ENV: &str = "WORKBENCH_ALLOW_FOREIGN_MODEL";
+/// The command-line flag allowing models without workbench metadata.
+pub const FOREIGN_FLAG: &str = "--foreign-model";
 /// Environment variable naming libonnxruntime.so (read by `ort` too).
 pub const ORT_DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 
@@ -66,8 +68,8 @@ pub struct OnnxOptions {
 }
 
 impl OnnxOptions {
-    /// Options from the environment (`WORKBENCH_ONNX_ENGINE`,
-    /// `WORKBENCH_ALLOW_FOREIGN_MODEL`, `ORT_DYLIB_PATH`).
+    /// Options from the environment (`WORKBENCH_ONNX_ENGINE`, `ORT_DYLIB_PATH`);
+    /// foreign models are refused (`--foreign-model` sets `allow_foreign`).
     pub fn from_env() -> Result<Self> {
         let engine = match std::env::var(ENGINE_ENV) {
             Ok(v) => v
@@ -75,9 +77,7 @@ impl OnnxOptions {
                 .map_err(|e: String| anyhow!("{ENGINE_ENV}: {e}"))?,
             Err(_) => OnnxEngine::Tract,
         };
-        let allow_foreign = std::env::var(ALLOW_FOREIGN_ENV)
-            .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
-            .unwrap_or(false);
+        let allow_foreign = false;
         let ort_lib = std::env::var_os(ORT_DYLIB_ENV)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
@@ -104,6 +104,9 @@ pub struct OnnxInfo {
     pub prob_output: usize,
     /// True when the model carries workbench metadata.
     pub ours: bool,
+    /// For tract: a foreign TreeEnsembleClassifier converted into our plain-operator
+    /// graph ([`super::foreign`]), described; None when the graph runs as it is.
+    pub converted: Option<String>,
 }
 
 enum Runner {
@@ -213,7 +216,7 @@ pub fn inspect(
         }
     } else if !allow_foreign {
         bail!(
-            "the model has no workbench metadata (it was not written by `workbench train --export onnx`), so nothing says which features it expects; set {ALLOW_FOREIGN_ENV}=1 to score it anyway (its input width must equal the schema's {} columns, in schema order: `workbench schema`)",
+            "the model has no workbench metadata (it was not written by `workbench train --export onnx`), so nothing says which features it expects; pass {FOREIGN_FLAG} to score it anyway (its input width must equal the schema's {} columns, in schema order: `workbench schema`)",
             schema.len()
         );
     }
@@ -232,6 +235,7 @@ pub fn inspect(
         outputs,
         prob_output,
         ours,
+        converted: None,
     })
 }
 
@@ -270,7 +274,7 @@ impl OnnxScorer {
     ) -> Result<Self> {
         let proto =
             ModelProto::decode(bytes).context("not an ONNX model (protobuf decoding failed)")?;
-        let info = inspect(&proto, schema, opts.allow_foreign)?;
+        let mut info = inspect(&proto, schema, opts.allow_foreign)?;
         let threshold = match info.metadata.get(meta::THRESHOLD) {
             Some(t) if info.ours => t
                 .parse::<f64>()
@@ -284,7 +288,49 @@ impl OnnxScorer {
             .graph
             .as_ref()
             .is_some_and(|g| g.node.iter().any(|n| n.op_type.starts_with("TreeEnsemble")));
-        if opts.engine == OnnxEngine::Tract && has_tree_op {
+        let width_ok = info.width.is_none_or(|w| w == width);
+        if opts.engine == OnnxEngine::Tract && has_tree_op && !info.ours && width_ok {
+            // tract refuses the base_values onnxmltools/skl2onnx write and runs the
+            // operator slowly: run the same trees as our plain-operator graph.
+            let prob = info.outputs[info.prob_output].clone();
+            match super::foreign::convert(&proto, width, &prob) {
+                Ok(Some((e, agg))) => {
+                    let bytes = super::export::export_trees(
+                        &e,
+                        agg,
+                        super::OnnxForm::Plain,
+                        &[],
+                    )?;
+                    let plain = ModelProto::decode(bytes.as_slice())
+                        .context("re-reading the converted model")?;
+                    let pinfo = inspect(&plain, schema, true)?;
+                    info.converted = Some(format!(
+                        "TreeEnsembleClassifier ({} trees, {agg:?}) run as the plain-operator graph",
+                        e.trees.len()
+                    ));
+                    info.input = pinfo.input.clone();
+                    info.outputs = pinfo.outputs.clone();
+                    info.prob_output = pinfo.prob_output;
+                    let runner = Runner::Tract(tract_plan(plain, &pinfo, width)?);
+                    let s = OnnxScorer {
+                        name,
+                        threshold,
+                        width,
+                        info,
+                        engine: opts.engine,
+                        runner,
+                    };
+                    s.score_rows(&vec![0f32; width], 1)
+                        .context("the converted model does not run on a row of the schema")?;
+                    return Ok(s);
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!(
+                    "note: {name}: its TreeEnsembleClassifier cannot be converted for tract ({e:#}); running it as it is"
+                ),
+            }
+        }
+        if opts.engine == OnnxEngine::Tract && has_tree_op && info.converted.is_none() {
             // Measured: ~470 rows/s in tract 0.23 against ~1M in onnxruntime; a large
             // dataset would take hours without a word.
             eprintln!(
@@ -332,12 +378,22 @@ impl OnnxScorer {
         }
         let mut out = Vec::with_capacity(n);
         for chunk in values.chunks(BATCH_ROWS * self.width.max(1)) {
-            out.extend(self.score_batch(chunk, chunk.len() / self.width.max(1))?);
+            out.extend(self.run_batch(chunk, chunk.len() / self.width.max(1))?);
         }
         Ok(out)
     }
 
-    fn score_batch(&self, values: &[f32], n: usize) -> Result<Vec<f64>> {
+    fn run_batch(&self, values: &[f32], n: usize) -> Result<Vec<f64>> {
+        if n == 1 {
+            // A single row runs as two copies: tract reduces a [1, T] tensor in
+            // another summation order than [N, T] (measured: ~0.1% of rows differed
+            // in the last f32 bit), and a row's score must not depend on how many
+            // rows came with it.
+            let twice: Vec<f32> = values.iter().chain(values).copied().collect();
+            let mut p = self.run_batch(&twice, 2)?;
+            p.truncate(1);
+            return Ok(p);
+        }
         let (shape, probs): (Vec<usize>, Vec<f32>) = match &self.runner {
             Runner::Tract(plan) => {
                 let t = Tensor::from_shape(&[n, self.width], values)?;
@@ -461,6 +517,30 @@ impl Scorer for OnnxScorer {
 
     fn default_threshold(&self) -> f64 {
         self.threshold
+    }
+
+    /// One model run for the whole batch (rows of the schema's width; values rounded
+    /// to `f32`). A failed run scores every row NaN.
+    fn score_batch(&self, rows: &[f64], n: usize, out: &mut Vec<Score>) {
+        if n == 0 {
+            return;
+        }
+        let given = rows.len() / n;
+        let mut values = Vec::with_capacity(n * self.width);
+        for r in 0..n {
+            let row = &rows[r * given..(r + 1) * given];
+            values.extend((0..self.width).map(|i| row.get(i).map_or(f32::NAN, |&v| v as f32)));
+        }
+        match self.score_rows(&values, n) {
+            Ok(p) => out.extend(p.into_iter().map(|value| Score {
+                value,
+                threat: None,
+            })),
+            Err(_) => out.extend((0..n).map(|_| Score {
+                value: f64::NAN,
+                threat: None,
+            })),
+        }
     }
 
     /// The attack probability of one row (values rounded to `f32`, as in training;

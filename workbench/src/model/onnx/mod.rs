@@ -22,9 +22,10 @@
 //! engine's, or one without our metadata unless foreign models are allowed.
 
 pub mod export;
+pub mod foreign;
 pub mod infer;
 
-pub use export::{export, export_ensemble, OnnxForm};
+pub use export::{export, export_ensemble, export_logistic, export_trees, Aggregate, OnnxForm};
 pub use infer::{OnnxEngine, OnnxOptions, OnnxScorer};
 
 /// File name suffix of ONNX models.
