@@ -1,5 +1,8 @@
 # Common tasks. `just --list` shows them all.
 
+# Hyperparameters of the shipped default model (`just train-default`).
+DEFAULT_PARAMS := "--trees 200 --depth 6 --learning-rate 0.1 --subsample 0.8 --colsample 0.5 --early-stopping 20 --positive-weight sqrt"
+
 # Evaluate the rules baseline on the embedded synthetic dataset (the README's first command).
 eval DATASET="synthetic" MODEL="rules":
     cargo run -- eval --dataset {{DATASET}} --model {{MODEL}}
@@ -27,6 +30,20 @@ train DATASET OUT:
 # Speed and memory against capinfos, tshark, tcpdump and nfstream (docs/BENCHMARKS.md).
 bench:
     scripts/bench_features.sh
+
+# GBDT training time and PR-AUC against XGBoost `hist` on the same rows (needs .venv-bench).
+bench-train:
+    scripts/bench_train.sh
+
+# Inference rows/s: native, tract, ort and onnxruntime-python on 100k rows.
+bench-infer:
+    scripts/bench_infer.sh
+
+# The shipped default model (models/default.*, embedded in the binary): fixed seeds and
+# data, so every run writes the same bytes. Rebuild afterwards to embed the new model.
+train-default:
+    WORKBENCH_DATASETS=models cargo run -- train --dataset default-train --test-dataset public-samples --algo gbdt {{DEFAULT_PARAMS}} --seed 0 --out models/default.wbm.json --export onnx --onnx-form both --report models/default-report
+    sha256sum models/default.wbm.json models/default.onnx models/default.plain.onnx
 
 # Fuzz the capture reader and decoder (needs cargo-fuzz; runs on stable via RUSTC_BOOTSTRAP).
 fuzz SECONDS="120":

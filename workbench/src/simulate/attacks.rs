@@ -4,10 +4,13 @@
 
 use rand::Rng;
 
-use super::flood::{Bot, Ddos, DdosMode, Source, SynFlood, UdpFlood, Victim};
+use super::flood::{
+    Bot, Ddos, DdosMode, Reflected, Reflection, Source, SynFlood, UdpFlood, Victim,
+};
+use super::frame::{ACK, FIN, PSH};
 use super::intrusion;
 use super::net::{HostId, Net, Os};
-use super::scan::{port_list, scan_pacer, slow_pacer, vertical, Scan, ScanKind, Tool};
+use super::scan::{port_list, scan_pacer, slow_pacer, vertical, Scan, ScanKind, Tool, URG};
 use super::sim::{
     between, lognormal, pick, shuffle, uniform, weighted, Gaps, Pacer, Queue, SimRng, MS, SEC,
 };
@@ -97,6 +100,7 @@ pub(crate) fn install(p: &mut Planner<'_>, kind: Scenario, start: u64, end: u64)
         }
         Scenario::Udpflood => udpflood(p, start, end),
         Scenario::Ddos => ddos(p, start, end),
+        Scenario::Reflection => reflection(p, start, end),
         Scenario::Bruteforce => intrusion::bruteforce(p, start, end),
         Scenario::Exfil => intrusion::exfil(p, start, end),
         Scenario::Benign | Scenario::Mixed => {}
@@ -104,16 +108,27 @@ pub(crate) fn install(p: &mut Planner<'_>, kind: Scenario, start: u64, end: u64)
 }
 
 fn scan(p: &mut Planner<'_>, kind: Scenario, start: u64, end: u64) {
+    if kind == Scenario::Portscan && p.rng.random_bool(0.1) {
+        return ping_sweep(p, start, end);
+    }
     let attacker = p.attacker(0.4);
     let (sk, n) = match kind {
-        // nmap's common choices: every port (-p-), the default top 1000, or another count.
+        // nmap's common choices: every port (-p-), the default top 1000, or another count;
+        // mostly SYN scans, sometimes the raw scans without SYN.
         Scenario::Portscan => {
             let n = match weighted(p.rng, &[35.0, 40.0, 25.0]) {
                 0 => 65535,
                 1 => 1000,
                 _ => between(p.rng, 200, 2000),
             };
-            (ScanKind::Syn, n as usize)
+            let sk = match weighted(p.rng, &[70.0, 7.0, 6.0, 6.0, 6.0, 5.0]) {
+                0 => ScanKind::Syn,
+                1 => ScanKind::Stealth(FIN),
+                2 => ScanKind::Stealth(FIN | PSH | URG),
+                3 => ScanKind::Stealth(0),
+                _ => ScanKind::Stealth(ACK),
+            };
+            (sk, n as usize)
         }
         Scenario::ConnectScan => (ScanKind::Connect, between(p.rng, 100, 1000) as usize),
         _ => (ScanKind::Udp, between(p.rng, 100, 1000) as usize),
@@ -161,6 +176,11 @@ fn scan(p: &mut Planner<'_>, kind: Scenario, start: u64, end: u64) {
         ScanKind::Syn => "-sS",
         ScanKind::Connect => "-sT",
         ScanKind::Udp => "-sU",
+        ScanKind::Stealth(f) if f == FIN => "-sF",
+        ScanKind::Stealth(0) => "-sN",
+        ScanKind::Stealth(f) if f == ACK => "-sA",
+        ScanKind::Stealth(_) => "-sX",
+        ScanKind::Ping => "-sn",
     };
     let name = if sk == ScanKind::Connect {
         "nmap"
@@ -181,6 +201,41 @@ fn scan(p: &mut Planner<'_>, kind: Scenario, start: u64, end: u64) {
         AttackType::PortScan,
         Some(attacker),
         Some(victim),
+        start,
+        last + slack,
+        detail,
+    );
+}
+
+/// An ICMP echo sweep of the LAN (`nmap -sn`): the victim is every host (`*`).
+fn ping_sweep(p: &mut Planner<'_>, start: u64, end: u64) {
+    let attacker = p.attacker(0.6);
+    let mut hosts: Vec<HostId> = p
+        .net
+        .clients
+        .iter()
+        .copied()
+        .chain(p.net.servers())
+        .filter(|&h| h != attacker)
+        .collect();
+    shuffle(p.rng, &mut hosts);
+    let rounds = between(p.rng, 1, 3) as usize;
+    let targets: Vec<(HostId, u16)> = (0..rounds)
+        .flat_map(|_| hosts.iter().map(|&h| (h, 0u16)))
+        .collect();
+    let tool = Tool::nmap(p.rng);
+    let (pacer, rate) = scan_pacer(p.rng, ScanKind::Ping, p.intensity, false);
+    let (scan, last) = Scan::plan(ScanKind::Ping, attacker, targets, pacer, tool, start, end);
+    let detail = format!(
+        "portscan tool=nmap-sn hosts={} rounds={rounds} rate={rate:.0}pps",
+        hosts.len()
+    );
+    p.queue.spawn(start, Box::new(scan));
+    let slack = p.net.resp_max(attacker) + 2 * MS;
+    p.label(
+        AttackType::PortScan,
+        Some(attacker),
+        None,
         start,
         last + slack,
         detail,
@@ -411,4 +466,79 @@ fn ddos(p: &mut Planner<'_>, start: u64, end: u64) {
     if let Some(first) = d.first() {
         p.queue.spawn(first, Box::new(d));
     }
+}
+
+/// Reflection/amplification services: name, source port, response payload sizes, weight.
+const AMPLIFIERS: [(&str, u16, (u64, u64), f64); 9] = [
+    ("dns", 53, (480, 1472), 5.0),
+    ("ntp", 123, (440, 482), 3.0),
+    ("snmp", 161, (300, 1400), 2.0),
+    ("ssdp", 1900, (250, 380), 2.0),
+    ("memcached", 11211, (1000, 1400), 1.0),
+    ("cldap", 389, (1200, 1472), 1.5),
+    ("bacnet", 47808, (100, 500), 0.7),
+    ("chargen", 19, (50, 1024), 0.7),
+    ("wsd", 3702, (500, 1200), 0.7),
+];
+
+/// Reflection DDoS: one episode (attacker `*`, the victim positive), traffic from
+/// 20-5000 reflectors to a web server, a client or another server.
+fn reflection(p: &mut Planner<'_>, start: u64, end: u64) {
+    let victim_host = if p.rng.random_bool(0.5) {
+        p.net.web
+    } else {
+        p.victim(false)
+    };
+    let victim = Victim::new(p.rng, victim_host, p.net.hosts[victim_host].os);
+    // Log-uniform reflector count and rate: from a handful of big amplifiers to a swarm.
+    let n = (20.0 * 250f64.powf(p.rng.random::<f64>())) as usize;
+    let rate = 1_000.0 * 40f64.powf(p.rng.random::<f64>()) * p.intensity;
+    let syn_ack = p.rng.random_bool(0.25);
+    let (what, service) = if syn_ack {
+        let sport = *pick(p.rng, &[80u16, 443, 22, 25, 21, 3389]).unwrap_or(&80);
+        let resets = !p.net.hosts[victim_host].firewall && p.rng.random_bool(0.7);
+        (
+            Reflected::SynAck { sport, resets },
+            format!("tcp-synack/{sport}"),
+        )
+    } else {
+        let w: Vec<f64> = AMPLIFIERS.iter().map(|a| a.3).collect();
+        let (name, sport, size, _) = AMPLIFIERS[weighted(p.rng, &w)];
+        (Reflected::Udp { sport, size }, format!("{name}/{sport}"))
+    };
+    let dport = if p.rng.random_bool(0.4) {
+        Some(*pick(p.rng, &[80u16, 443, 53, 27015, 3074, 25565]).unwrap_or(&80))
+    } else {
+        None
+    };
+    let mut reflectors = Vec::with_capacity(n);
+    for _ in 0..n {
+        let ip = p.net.random_public(p.rng);
+        let ttl = [64u8, 128, 255][weighted(p.rng, &[6.0, 2.0, 2.0])] - between(p.rng, 8, 25) as u8;
+        reflectors.push((ip, ttl));
+    }
+    let pacer = Pacer::rate(p.rng, rate, Gaps::Exp);
+    let detail = format!(
+        "reflection service={service} reflectors={n} rate={rate:.0}pps victim_port={}",
+        dport.map_or("random".to_string(), |d| d.to_string())
+    );
+    p.queue.spawn(
+        start,
+        Box::new(Reflection {
+            victim,
+            reflectors,
+            what,
+            dport,
+            pacer,
+            end,
+        }),
+    );
+    p.label(
+        AttackType::Ddos,
+        None,
+        Some(victim_host),
+        start,
+        end,
+        detail,
+    );
 }

@@ -7,6 +7,7 @@
 use rand::Rng;
 
 use super::dialog::{Framing, Interactive, Rpc, Then, Upload, Web};
+use super::frame::{Ep, Pkt};
 use super::net::{HostId, Net};
 use super::proto::{self, ssh_open};
 use super::sim::{
@@ -256,15 +257,28 @@ pub(crate) fn install(
     scale: f64,
 ) {
     let dur = end.saturating_sub(start);
-    for &host in &net.clients.clone() {
-        let rate_on = lognormal(rng, 0.6, 0.6).clamp(0.05, 5.0) * scale;
-        let rate_off = rate_on / uniform(rng, 5.0, 20.0);
+    // Benign heavy hitters, so no single rate or fan-out threshold separates attacks:
+    // sometimes one "client" is a NAT gateway or proxy (tens of activities per second
+    // towards many sites), a CDN/update burst client, and a resolver fanning out to
+    // many authoritative servers.
+    let nat = rng
+        .random_bool(0.5)
+        .then(|| rng.random_range(0..net.clients.len().max(1)));
+    for (k, &host) in net.clients.clone().iter().enumerate() {
+        let mut rate_on = lognormal(rng, 0.6, 0.6).clamp(0.05, 5.0) * scale;
+        let mut rate_off = rate_on / uniform(rng, 5.0, 20.0);
+        let (mut mean_on, mut mean_off) = (uniform(rng, 5.0, 20.0), uniform(rng, 10.0, 60.0));
+        if nat == Some(k) {
+            rate_on *= uniform(rng, 10.0, 40.0);
+            rate_off = rate_on / uniform(rng, 1.5, 4.0);
+            (mean_on, mean_off) = (uniform(rng, 20.0, 60.0), uniform(rng, 2.0, 10.0));
+        }
         let client = BenignClient {
             host,
             rate_on,
             rate_off,
-            mean_on: uniform(rng, 5.0, 20.0),
-            mean_off: uniform(rng, 10.0, 60.0),
+            mean_on,
+            mean_off,
             on: rng.random_bool(0.4),
             switch_at: start + secs(exp(rng, 10.0)),
             end,
@@ -324,5 +338,115 @@ pub(crate) fn install(
     for (t, spec) in long {
         let s = TcpSession::new(spec, net, rng);
         queue.spawn(t, Box::new(s));
+    }
+    if rng.random_bool(0.6) && !clients.is_empty() {
+        let mean_gap_s = uniform(rng, 15.0, 90.0) / scale.max(0.1);
+        let first = start + secs(exp(rng, mean_gap_s));
+        queue.spawn(
+            first,
+            Box::new(CdnBursts {
+                clients: clients.clone(),
+                mean_gap_s,
+                end,
+            }),
+        );
+    }
+    if rng.random_bool(0.5) {
+        let fan = ResolverFanout {
+            resolver: net.resolver,
+            rate_on: uniform(rng, 20.0, 300.0) * scale,
+            mean_on: uniform(rng, 3.0, 20.0),
+            mean_off: uniform(rng, 5.0, 40.0),
+            on: false,
+            switch_at: start + secs(exp(rng, 10.0)),
+            end,
+        };
+        queue.spawn(start, Box::new(fan));
+    }
+}
+
+/// Every so often one client downloads from many CDN edges at once (a software update,
+/// a video start, a game patch): 8-40 parallel TLS connections with large responses.
+struct CdnBursts {
+    clients: Vec<HostId>,
+    mean_gap_s: f64,
+    end: u64,
+}
+
+impl Actor for CdnBursts {
+    fn step(&mut self, cx: &mut Cx<'_>) -> Option<u64> {
+        let now = cx.now;
+        let host = pick(cx.rng, &self.clients).copied()?;
+        for _ in 0..between(cx.rng, 8, 40) {
+            let server = external_site(cx.net, cx.rng);
+            let t = now + between(cx.rng, 0, 800 * MS);
+            let reqs = between(cx.rng, 1, 4) as u32;
+            let median = uniform(cx.rng, 1e5, 2e6);
+            let dialog = Web::new(cx.rng, true, reqs, median, 0.3);
+            let rate = lognormal(cx.rng, 30e6, 0.7).clamp(2e6, 300e6);
+            spawn_session(
+                cx,
+                t,
+                host,
+                server,
+                443,
+                Box::new(dialog),
+                Close::ClientFin,
+                rate,
+                self.end,
+            );
+        }
+        let next = now + secs(exp(cx.rng, self.mean_gap_s)).max(SEC);
+        (next < self.end).then_some(next)
+    }
+}
+
+/// A recursive resolver under load: queries from the LAN resolver to many authoritative
+/// servers (distinct addresses, port 53) in on/off periods; most are answered.
+struct ResolverFanout {
+    resolver: HostId,
+    rate_on: f64,
+    mean_on: f64,
+    mean_off: f64,
+    on: bool,
+    switch_at: u64,
+    end: u64,
+}
+
+impl Actor for ResolverFanout {
+    fn step(&mut self, cx: &mut Cx<'_>) -> Option<u64> {
+        let now = cx.now;
+        if now >= self.switch_at {
+            self.on = !self.on;
+            let mean = if self.on { self.mean_on } else { self.mean_off };
+            self.switch_at = now + secs(exp(cx.rng, mean)).max(MS);
+        } else if self.on {
+            let ip = cx.net.random_public(cx.rng);
+            let ttl =
+                [64u8, 128, 255][weighted(cx.rng, &[6.0, 1.0, 3.0])] - between(cx.rng, 6, 20) as u8;
+            let server = Ep::Spoof(ip, ttl);
+            let me = Ep::Host(self.resolver);
+            let sport: u16 = cx.rng.random_range(1024..=65535);
+            let id: u16 = cx.rng.random();
+            let name = pick(cx.rng, &proto::DOMAINS)
+                .copied()
+                .unwrap_or("example.com");
+            let qtype = if cx.rng.random_bool(0.7) { 1 } else { 28 };
+            let q = proto::dns_query(id, name, qtype, true);
+            cx.send(Pkt::udp(me, server, sport, 53, proto::bytes(q)).with_df(true));
+            if cx.rng.random_bool(0.95) {
+                let n = cx.rng.random_range(1..=4);
+                let nx = cx.rng.random_bool(0.05);
+                let ans = proto::dns_answer(cx.rng, id, name, qtype, n, nx);
+                let t = now + between(cx.rng, 5 * MS, 150 * MS);
+                cx.send_at(t, Pkt::udp(server, me, 53, sport, proto::bytes(ans)));
+            }
+        }
+        if !self.on {
+            return (self.switch_at < self.end).then_some(self.switch_at);
+        }
+        let next = now + secs(exp(cx.rng, 1.0 / self.rate_on)).max(1000);
+        let next = next.min(self.switch_at);
+        (next < self.end).then_some(next)
     }
 }

@@ -389,3 +389,78 @@ impl Actor for Ddos {
         self.first()
     }
 }
+
+/// What the reflectors of an amplification attack send to the victim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reflected {
+    /// UDP responses from a service port (DNS ANY/RRSIG, NTP monlist, SNMP GetBulk,
+    /// SSDP, memcached, CLDAP, BACnet, chargen, WS-Discovery), payload sizes in bytes.
+    Udp { sport: u16, size: (u64, u64) },
+    /// TCP SYN-ACKs from servers that received SYNs spoofed with the victim's address;
+    /// the victim's kernel resets them unless a firewall drops them.
+    SynAck { sport: u16, resets: bool },
+}
+
+/// Reflection/amplification DDoS as seen at the victim: responses it never asked for,
+/// from many reflectors (a few carry most of the load), to fixed or random ports of its
+/// own. The attacker itself never appears (it spoofs the victim's address).
+pub(crate) struct Reflection {
+    pub victim: Victim,
+    /// Reflector addresses with the TTL their packets arrive with.
+    pub reflectors: Vec<(std::net::Ipv4Addr, u8)>,
+    pub what: Reflected,
+    /// The victim port the attacker spoofed, or random per packet when `None`.
+    pub dport: Option<u16>,
+    pub pacer: Pacer,
+    pub end: u64,
+}
+
+impl Actor for Reflection {
+    fn step(&mut self, cx: &mut Cx<'_>) -> Option<u64> {
+        // Skewed choice: open reflectors differ wildly in bandwidth.
+        let u: f64 = cx.rng.random();
+        let i = ((u * u * u) * self.reflectors.len() as f64) as usize;
+        let Some(&(ip, ttl)) = self
+            .reflectors
+            .get(i.min(self.reflectors.len().saturating_sub(1)))
+        else {
+            return None;
+        };
+        let src = Ep::Spoof(ip, ttl);
+        let v = Ep::Host(self.victim.host);
+        let dport = self
+            .dport
+            .unwrap_or_else(|| cx.rng.random_range(1024..=65535));
+        match self.what {
+            Reflected::Udp { sport, size } => {
+                let n = between(cx.rng, size.0, size.1) as u32;
+                let pkt = Pkt::udp(src, v, sport, dport, Payload::Random(n)).with_id(IpId::Random);
+                self.victim.udp(cx, pkt, dport);
+            }
+            Reflected::SynAck { sport, resets } => {
+                let ack: u32 = cx.rng.random();
+                let sa = Tcp {
+                    sport,
+                    dport,
+                    seq: cx.rng.random(),
+                    ack,
+                    flags: SYN | ACK,
+                    win: *[14600u16, 29200, 64240, 65535, 8192]
+                        .get(cx.rng.random_range(0..5))
+                        .unwrap_or(&29200),
+                    opt: TcpOpt::Mss(1460),
+                };
+                cx.send(Pkt::tcp(src, v, sa, Payload::Empty).with_id(IpId::Random));
+                if resets {
+                    let t = cx.now + cx.net.resp(self.victim.host, cx.rng) / 4;
+                    cx.send_at(
+                        t,
+                        Pkt::kernel_rst(v, src, dport, sport, ack.wrapping_sub(1)),
+                    );
+                }
+            }
+        }
+        let next = cx.now + self.pacer.gap();
+        (next <= self.end).then_some(next)
+    }
+}

@@ -62,6 +62,8 @@ pub enum Scenario {
     Udpflood,
     /// Flood from a botnet of 50-500 sources.
     Ddos,
+    /// Reflection/amplification DDoS: responses from many reflectors to one victim.
+    Reflection,
     /// SSH/FTP password brute force.
     Bruteforce,
     /// Large upload from an internal host to an external one.
@@ -70,7 +72,7 @@ pub enum Scenario {
     Mixed,
 }
 
-const ALL: [Scenario; 12] = [
+const ALL: [Scenario; 13] = [
     Scenario::Benign,
     Scenario::Portscan,
     Scenario::ConnectScan,
@@ -80,6 +82,7 @@ const ALL: [Scenario; 12] = [
     Scenario::SynfloodSpoofed,
     Scenario::Udpflood,
     Scenario::Ddos,
+    Scenario::Reflection,
     Scenario::Bruteforce,
     Scenario::Exfil,
     Scenario::Mixed,
@@ -103,6 +106,7 @@ impl Scenario {
             Scenario::SynfloodSpoofed => "synflood-spoofed",
             Scenario::Udpflood => "udpflood",
             Scenario::Ddos => "ddos",
+            Scenario::Reflection => "reflection",
             Scenario::Bruteforce => "bruteforce",
             Scenario::Exfil => "exfil",
             Scenario::Mixed => "mixed",
@@ -123,6 +127,7 @@ impl Scenario {
             }
             Scenario::Udpflood => "UDP flood from one host, fixed or random ports, 64-1400 byte payloads",
             Scenario::Ddos => "50-500 bots flooding a web server with SYNs, UDP or HTTP GET connections",
+            Scenario::Reflection => "reflection DDoS: DNS/NTP/SNMP/SSDP/memcached/CLDAP/... responses or TCP SYN-ACKs from 20-5000 reflectors to one victim",
             Scenario::Bruteforce => "hydra-like SSH or FTP password guessing: many short sessions, 2-20 attempts/s",
             Scenario::Exfil => "one internal host uploading tens of MB to an external host",
             Scenario::Mixed => "benign background with a random sequence of the attacks above, separated by quiet gaps",
@@ -137,7 +142,7 @@ impl Scenario {
             }
             Scenario::Synflood | Scenario::SynfloodSpoofed => Some(AttackType::SynFlood),
             Scenario::Udpflood => Some(AttackType::UdpFlood),
-            Scenario::Ddos => Some(AttackType::Ddos),
+            Scenario::Ddos | Scenario::Reflection => Some(AttackType::Ddos),
             Scenario::Bruteforce => Some(AttackType::BruteForce),
             Scenario::Exfil => Some(AttackType::DataExfiltration),
             Scenario::Benign | Scenario::Mixed => None,

@@ -93,9 +93,11 @@ fn single_slot(rng: &mut SimRng, kind: Scenario, start: u64, end: u64) -> (Scena
     let (lead, tail) = match kind {
         Scenario::SlowScan => (frac(rng, dur, 0.01, 0.04), frac(rng, dur, 0.01, 0.04)),
         // Floods fill most of the capture (the benchmark's packet count depends on it).
-        Scenario::Synflood | Scenario::SynfloodSpoofed | Scenario::Udpflood | Scenario::Ddos => {
-            (frac(rng, dur, 0.03, 0.08), frac(rng, dur, 0.02, 0.05))
-        }
+        Scenario::Synflood
+        | Scenario::SynfloodSpoofed
+        | Scenario::Udpflood
+        | Scenario::Ddos
+        | Scenario::Reflection => (frac(rng, dur, 0.03, 0.08), frac(rng, dur, 0.02, 0.05)),
         _ => (frac(rng, dur, 0.08, 0.2), frac(rng, dur, 0.05, 0.12)),
     };
     let a = start + lead;

@@ -1,8 +1,9 @@
 //! Scans as real tools send them, with the victims' real answers: nmap `-sS`/masscan SYN
 //! scans (closed ports RST/ACK, open ports SYN/ACK then the scanner's kernel RST), nmap
 //! `-sT` connect scans (full handshake then RST), `-sU` UDP scans (ICMP port
-//! unreachable rate-limited like the victim's kernel) and slow scans (one probe every
-//! 1–10 s, vertical or sweeping one port across the LAN).
+//! unreachable rate-limited like the victim's kernel), nmap's FIN/Xmas/NULL/ACK/Window
+//! scans (RST from closed or unfiltered ports), ICMP echo sweeps, and slow scans (one
+//! probe every 1–10 s, vertical or sweeping one port across the LAN).
 //!
 //! The probe list and its timing are fixed when the scan is planned, so the episode's
 //! first and last probe times are exact.
@@ -35,7 +36,15 @@ pub(crate) enum ScanKind {
     Syn,
     Connect,
     Udp,
+    /// nmap's raw scans without SYN, by their TCP flags: `-sF` (FIN), `-sX` (FIN, PSH,
+    /// URG), `-sN` (none), `-sA`/`-sW` (ACK).
+    Stealth(u8),
+    /// ICMP echo sweep across hosts (`nmap -sn`, `fping`): the port is ignored.
+    Ping,
 }
+
+/// TCP URG flag (only Xmas scans set it).
+pub(crate) const URG: u8 = 0x20;
 
 /// What the scanning tool puts in its raw probes.
 #[derive(Clone, Copy, Debug)]
@@ -352,6 +361,89 @@ fn udp_probe_payload(rng: &mut SimRng, port: u16, dns_id: u16) -> Payload {
     }
 }
 
+impl Scan {
+    /// A raw probe without SYN. Per RFC 793 a closed port answers FIN/NULL/Xmas with
+    /// RST/ACK and an open one stays silent (Windows resets both); any unfiltered port
+    /// answers a bare ACK with RST (seq = the probe's ack). Firewalled hosts drop all.
+    fn stealth_probe(&mut self, cx: &mut Cx<'_>, victim: HostId, dport: u16, flags: u8) {
+        let (a, v) = (Ep::Host(self.attacker), Ep::Host(victim));
+        let seq: u32 = cx.rng.random();
+        let ack: u32 = if flags & ACK != 0 { cx.rng.random() } else { 0 };
+        let ttl = self.tool.ttl(cx.rng);
+        let sport = self.tool.sport;
+        let probe = Tcp {
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            win: self.tool.win,
+            opt: TcpOpt::None,
+        };
+        cx.send(
+            Pkt::tcp(a, v, probe, Payload::Empty)
+                .with_df(false)
+                .with_id(IpId::Random)
+                .with_ttl(ttl),
+        );
+        let vh = &cx.net.hosts[victim];
+        let (open, fw, vos) = (vh.tcp_open(dport), vh.firewall, vh.os);
+        if fw {
+            return;
+        }
+        let answer = if flags & ACK != 0 {
+            Some(Tcp {
+                sport: dport,
+                dport: sport,
+                seq: ack,
+                ack: 0,
+                flags: RST,
+                win: 0,
+                opt: TcpOpt::None,
+            })
+        } else if !open || vos == Os::Windows {
+            let fin = u32::from(flags & super::frame::FIN != 0);
+            Some(Tcp {
+                sport: dport,
+                dport: sport,
+                seq: 0,
+                ack: seq.wrapping_add(fin),
+                flags: RST | ACK,
+                win: 0,
+                opt: TcpOpt::None,
+            })
+        } else {
+            None
+        };
+        if let Some(r) = answer {
+            let t1 = cx.now + cx.net.resp(victim, cx.rng);
+            cx.send_at(
+                t1,
+                Pkt::tcp(v, a, r, Payload::Empty).with_id(IpId::Fixed(0)),
+            );
+        }
+    }
+
+    /// One ICMP echo request (no payload, as nmap sends it) and the reply of an
+    /// unfiltered host.
+    fn ping_probe(&mut self, cx: &mut Cx<'_>, victim: HostId) {
+        let (a, v) = (Ep::Host(self.attacker), Ep::Host(victim));
+        let id: u16 = cx.rng.random();
+        let seq = u16::try_from(self.idx % 65536).unwrap_or(0);
+        let rest = [(id >> 8) as u8, id as u8, (seq >> 8) as u8, seq as u8];
+        let ttl = self.tool.ttl(cx.rng);
+        cx.send(
+            Pkt::icmp(a, v, 8, 0, rest, Payload::Empty)
+                .with_id(IpId::Random)
+                .with_ttl(ttl),
+        );
+        if !cx.net.hosts[victim].firewall {
+            let t1 = cx.now + cx.net.resp(victim, cx.rng);
+            cx.send_at(t1, Pkt::icmp(v, a, 0, 0, rest, Payload::Empty));
+        }
+    }
+}
+
 impl Actor for Scan {
     fn step(&mut self, cx: &mut Cx<'_>) -> Option<u64> {
         let (victim, port) = *self.targets.get(self.idx)?;
@@ -359,6 +451,8 @@ impl Actor for Scan {
             ScanKind::Syn => self.syn_probe(cx, victim, port),
             ScanKind::Connect => self.connect_probe(cx, victim, port),
             ScanKind::Udp => self.udp_probe(cx, victim, port),
+            ScanKind::Stealth(flags) => self.stealth_probe(cx, victim, port, flags),
+            ScanKind::Ping => self.ping_probe(cx, victim),
         }
         self.idx += 1;
         if self.idx >= self.targets.len() {
@@ -424,9 +518,9 @@ pub(crate) fn scan_pacer(
     even: bool,
 ) -> (Pacer, f64) {
     let base = match kind {
-        ScanKind::Syn => uniform(rng, 200.0, 2000.0),
+        ScanKind::Syn | ScanKind::Stealth(_) => uniform(rng, 200.0, 2000.0),
         ScanKind::Connect => uniform(rng, 100.0, 1000.0),
-        ScanKind::Udp => uniform(rng, 20.0, 300.0),
+        ScanKind::Udp | ScanKind::Ping => uniform(rng, 20.0, 300.0),
     };
     let rate = base * intensity;
     let gaps = if even { Gaps::Jitter(0.15) } else { Gaps::Exp };

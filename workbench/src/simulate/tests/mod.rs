@@ -213,7 +213,7 @@ fn simulator_can_move_to_another_thread() {
 
 #[test]
 fn scenario_names_round_trip_and_errors_list_them() {
-    assert_eq!(Scenario::all().len(), 12);
+    assert_eq!(Scenario::all().len(), 13);
     for s in Scenario::all() {
         assert_eq!(s.name().parse::<Scenario>(), Ok(*s));
         assert_eq!(

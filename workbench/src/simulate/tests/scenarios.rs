@@ -11,8 +11,16 @@ fn ep_hosts(e: &Episode) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
 
 #[test]
 fn portscan_syns_many_ports_and_victim_resets() {
-    let mut answered = 0;
-    for seed in 1..=4 {
+    let (mut answered, mut syn_scans) = (0, 0);
+    for seed in 1..=8 {
+        let planned = Simulator::new(&cfg(Scenario::Portscan, 20.0, seed))
+            .episodes()
+            .to_vec();
+        // Raw scans without SYN and echo sweeps have their own test.
+        if !planned[0].detail.contains("-sS") {
+            continue;
+        }
+        syn_scans += 1;
         let (pkts, eps, _) = run(&cfg(Scenario::Portscan, 20.0, seed));
         assert_eq!(eps.len(), 1);
         let (Some(a), Some(v)) = ep_hosts(&eps[0]) else {
@@ -33,6 +41,7 @@ fn portscan_syns_many_ports_and_victim_resets() {
             answered += 1;
         }
     }
+    assert!(syn_scans >= 4, "only {syn_scans} SYN scans in 8 seeds");
     assert!(answered > 0);
 }
 
@@ -240,4 +249,92 @@ fn mixed_has_several_distinct_attacks_separated_by_gaps() {
         .collect();
     let distinct: HashSet<&str> = kinds.iter().copied().collect();
     assert!(distinct.len() >= 2, "{kinds:?}");
+}
+
+#[test]
+fn reflection_hits_the_victim_from_many_reflectors_of_one_service() {
+    for seed in 1..=4 {
+        let (pkts, eps, _) = run(&cfg(Scenario::Reflection, 8.0, seed));
+        assert_eq!(eps.len(), 1, "one episode for the whole attack");
+        assert!(matches!(eps[0].attacker, HostSpec::Any), "{eps:?}");
+        assert_eq!(eps[0].attack_type, crate::labels::AttackType::Ddos);
+        let v = addr(&eps[0].victim).unwrap();
+        // Reflected packets: from outside the LAN to the victim, from the service port.
+        let sport = if eps[0].detail.contains("service=tcp-synack/") {
+            None
+        } else {
+            Some(())
+        };
+        let refl: Vec<&P> = pkts
+            .iter()
+            .filter(|p| p.dst == v && in_ep(&eps[0], p.ts))
+            .filter(|p| match sport {
+                Some(()) => p.proto == 17 && eps[0].detail.contains(&format!("/{} ", p.sport)),
+                None => p.proto == 6 && p.flags & (SYN | ACK) == SYN | ACK,
+            })
+            .collect();
+        let sources: HashSet<Ipv4Addr> = refl.iter().map(|p| p.src).collect();
+        assert!(
+            refl.len() >= 1000 && sources.len() >= 15,
+            "seed {seed}: {} packets from {} reflectors ({})",
+            refl.len(),
+            sources.len(),
+            eps[0].detail
+        );
+        // The victim never asked: it sends nothing to the reflectors but RSTs and ICMP.
+        assert!(pkts
+            .iter()
+            .filter(|p| p.src == v && sources.contains(&p.dst))
+            .all(|p| p.proto == 1 || (p.proto == 6 && p.flags & RST != 0)));
+    }
+}
+
+#[test]
+fn portscans_include_raw_scans_without_syn_and_echo_sweeps() {
+    let (mut stealth, mut sweep) = (0, 0);
+    for seed in 1..=40 {
+        let eps = Simulator::new(&cfg(Scenario::Portscan, 20.0, seed))
+            .episodes()
+            .to_vec();
+        let d = &eps[0].detail;
+        if ["-sF", "-sX", "-sN", "-sA"].iter().any(|f| d.contains(f)) && stealth == 0 {
+            stealth += 1;
+            let (pkts, eps, _) = run(&cfg(Scenario::Portscan, 20.0, seed));
+            let (Some(a), Some(v)) = ep_hosts(&eps[0]) else {
+                panic!("{eps:?}")
+            };
+            let probes: Vec<&P> = pkts
+                .iter()
+                .filter(|p| p.src == a && p.dst == v && p.proto == 6)
+                .collect();
+            assert!(probes.len() >= 100, "{d}: {} probes", probes.len());
+            assert!(probes.iter().all(|p| p.flags & SYN == 0), "{d}: a SYN");
+            let rsts = pkts
+                .iter()
+                .filter(|p| p.src == v && p.dst == a && p.flags & RST != 0)
+                .count();
+            assert!(
+                rsts >= 50 || d.contains("victim_firewall=true"),
+                "{d}: {rsts} RSTs"
+            );
+        }
+        if d.contains("-sn") && sweep == 0 {
+            sweep += 1;
+            assert!(matches!(eps[0].victim, HostSpec::Any));
+            let (pkts, eps, _) = run(&cfg(Scenario::Portscan, 20.0, seed));
+            let a = addr(&eps[0].attacker).unwrap();
+            let pinged: HashSet<Ipv4Addr> = pkts
+                .iter()
+                .filter(|p| p.src == a && p.proto == 1 && p.icmp == (8, 0))
+                .map(|p| p.dst)
+                .collect();
+            assert!(pinged.len() >= 20, "{d}: {} hosts pinged", pinged.len());
+            assert_covered(&pkts, &eps);
+        }
+    }
+    assert_eq!(
+        (stealth, sweep),
+        (1, 1),
+        "40 seeds drew no raw scan or no sweep"
+    );
 }
