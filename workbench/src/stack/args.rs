@@ -1,0 +1,115 @@
+//! Arguments of `workbench notify` and `workbench serve` (flattened into `cli::Command`;
+//! kept here so the stack's options live next to the code that reads them).
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+/// `workbench notify`.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Address for `/alert` (Alertmanager webhook), `/metrics` and `/health`. Port 0
+    /// picks a free port; the bound address is printed first (`listening on ADDR`).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR",
+        env = "NOTIFY_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// Largest accepted request body, bytes (larger: 413).
+    #[arg(long, default_value_t = super::notify::DEFAULT_BODY_LIMIT, value_name = "BYTES")]
+    pub max_body: usize,
+}
+
+/// `workbench publish`: a sensor without privileges, replaying captures or a simulation
+/// to NATS JetStream (what `live --publish` does with live packets).
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Captures (pcap/pcapng files or directories).
+    #[arg(value_name = "PCAP|DIR")]
+    pub inputs: Vec<std::path::PathBuf>,
+    /// Publish a simulated scenario instead of captures.
+    #[arg(long, value_enum, conflicts_with = "inputs")]
+    pub simulate: Option<crate::simulate::Scenario>,
+    #[command(flatten)]
+    pub sim: crate::cli::SimArgs,
+    #[command(flatten)]
+    pub bus: BusArgs,
+    /// Sensor id (unique per sensor; dedup ids and watermarks carry it).
+    #[arg(long, env = "WORKBENCH_SENSOR_ID", default_value = "sensor-1")]
+    pub sensor_id: String,
+    /// Replay speed: `max`, or a factor of real time (`1`, `10`).
+    #[arg(long, default_value = "max")]
+    pub speed: String,
+    /// Most batches buffered while NATS is unreachable (oldest dropped and counted).
+    #[arg(long, default_value_t = 100_000)]
+    pub buffer_batches: usize,
+    /// Records per batch.
+    #[arg(long, default_value_t = 512)]
+    pub batch_records: usize,
+}
+
+/// Where the records travel: shared by the sensor and the scorer.
+#[derive(Debug, Args, Clone)]
+pub struct BusArgs {
+    /// NATS server URL.
+    #[arg(long = "nats", env = "NATS_URL", value_name = "URL")]
+    pub nats: Option<String>,
+    /// Subject prefix; shards are `<subject>.<n>`; the bare subject carries seed 000's
+    /// simulator JSON.
+    #[arg(long, default_value = super::nats::DEFAULT_SUBJECT)]
+    pub subject: String,
+    /// Number of shards (every sensor and scorer must agree).
+    #[arg(long, default_value_t = 16, env = "WORKBENCH_SHARDS")]
+    pub shards: u16,
+}
+
+/// `workbench serve`: the scorer over NATS and the seeds' HTTP APIs.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub bus: BusArgs,
+    /// Scorers sharing the shards (scorer i owns shards s with s % scorers == i).
+    #[arg(long, default_value_t = 1, env = "WORKBENCH_SCORERS")]
+    pub scorers: u16,
+    /// This scorer's index (0-based).
+    #[arg(long, default_value_t = 0, env = "WORKBENCH_SCORER_INDEX")]
+    pub scorer_index: u16,
+    /// Sensors to hear from before releasing records in event time.
+    #[arg(long, default_value_t = 1)]
+    pub expect_sensors: usize,
+    /// Seconds of silence after which a sensor stops holding the merge back.
+    #[arg(long, default_value_t = 10.0)]
+    pub sensor_idle: f64,
+    /// Append every emitted host row as a JSON line to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub rows_out: Option<std::path::PathBuf>,
+    /// Exit when every sensor sent its end-of-input batch.
+    #[arg(long)]
+    pub exit_on_end: bool,
+    /// Scorer: rules, formula, *.wbm.json or *.onnx.
+    #[arg(long, default_value = "rules")]
+    pub model: String,
+    /// Alert threshold (default: the scorer's own).
+    #[arg(long, env = "THRESHOLD")]
+    pub threshold: Option<f64>,
+    /// Serve the seeds' HTTP APIs (/infer, /detect, /health, /metrics) on ADDR
+    /// (e.g. 127.0.0.1:5000; port 0 picks one; `listening on ADDR` is printed).
+    #[arg(long, value_name = "ADDR", env = "SERVE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Bearer token required on the POST endpoints.
+    #[arg(long, env = "WORKBENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Alertmanager v2 alerts URL for /infer alerts (seed 000 ALERTMANAGER).
+    #[arg(long, env = "ALERTMANAGER", value_name = "URL")]
+    pub alertmanager: Option<String>,
+    /// Prometheus base URL for GET /detect/prom.
+    #[arg(long, env = "PROMETHEUS_URL", value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Largest accepted request body, bytes (larger: 413).
+    #[arg(long, default_value_t = super::serve::BODY_LIMIT, value_name = "BYTES")]
+    pub max_body: usize,
+    #[command(flatten)]
+    pub window: crate::cli::WindowArgs,
+}
