@@ -1,0 +1,32 @@
+//! Structured logging (`tracing`). Long-running commands (live, replay, serve, notify)
+//! log events with fields — `src`, `threat_type`, `score`, … — so that `--log-format json`
+//! gives a log shipper (Promtail/Loki) one JSON object per line and no regexes to write.
+//! Batch commands keep printing their results on stdout; logs go to stderr only.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{GlobalArgs, LogFormat};
+
+/// Installs the global subscriber. Level: RUST_LOG if set, else `warn` with `--quiet`,
+/// `debug` with `-v`, `info` otherwise. Calling it twice is harmless (the second is ignored).
+pub fn init(g: &GlobalArgs) {
+    let default_level = if g.quiet {
+        "warn"
+    } else if g.verbose > 0 {
+        "debug"
+    } else {
+        "info"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match g.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
+}
