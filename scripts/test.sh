@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tshark tcpdump clang chromium)
+APT_PACKAGES=(tshark tcpdump clang chromium prometheus-alertmanager nmap iproute2 hping3 nats-server prometheus)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -39,10 +39,35 @@ pub struct GlobalArgs {
     /// More detail: per-input packet and skip counts, engine counters.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log line format on stderr: `text` for people, `json` (one object per line with
+    /// level, target, fields such as src/threat_type/score) for Promtail/Loki.
+    /// RUST_LOG overrides the level (default: info, or debug with -v).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "WORKBENCH_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// How log events are written to stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the KPI suite of the 60-day plan and write reports/kpi/{index.html,kpi.json}.
+    ///
+    /// Each KPI (detection quality, threshold at 1% FPR, speed and memory, the demo's
+    /// alert delay, fault-injection SLOs) is measured by running the workbench's own
+    /// commands; the report shows target, measured value, pass/fail and the command that
+    /// reproduces it. KPIs that cannot run here are skipped with the reason.
+    /// Exit status: 0 all ran KPIs passed, 1 some failed.
+    ///
+    /// Examples:
+    ///   workbench kpi
+    ///   workbench kpi --dataset public-samples --only quality
+    #[command(verbatim_doc_comment)]
+    Kpi(crate::kpi::KpiArgs),
     /// Compute windowed per-host feature rows from captures or simulated traffic.
     ///
     /// Examples:
@@ -83,10 +108,62 @@ pub enum Command {
     ///   workbench eval --dataset public-samples --model models/synthetic.wbm.json
     #[command(verbatim_doc_comment)]
     Train(TrainArgs),
+    /// Compare scorers on one dataset: one pass of features, every model scores the
+    /// same windows; one report with PR and ROC curves overlaid and one table.
+    ///
+    /// Examples:
+    ///   workbench compare --dataset public-samples --models rules,formula,m.wbm.json,m.onnx
+    ///   workbench compare --dataset synthetic --models a.onnx,b.wbm.json --report reports/cmp
+    #[command(verbatim_doc_comment)]
+    Compare(CompareArgs),
     /// List the known datasets, or check a dataset's files and checksums.
     Datasets(DatasetsArgs),
     /// Print the feature schema: every column, its unit and what it measures.
     Schema(SchemaArgs),
+    /// Live detection: capture (XDP → AF_PACKET) or simulate, score every host window,
+    /// alert Alertmanager; serves /health /ready /stats /metrics.
+    ///
+    /// Examples:
+    ///   workbench live --iface eth0 --alertmanager http://127.0.0.1:9093/api/v2/alerts
+    ///   workbench live --simulate portscan --seconds 30 --notify-console
+    ///   workbench live --iface lo --backend xdp-skb --record out.pcap --duration 20
+    #[command(verbatim_doc_comment)]
+    Live(crate::live::LiveArgs),
+    /// Push captures through the live pipeline in (scaled) real time: alerts and
+    /// endpoints as in `live`, without privileges.
+    ///
+    /// Examples:
+    ///   workbench replay capture.pcap --speed 10x --notify-console
+    ///   workbench replay captures/ --speed max --alertmanager http://127.0.0.1:9093/api/v2/alerts
+    #[command(verbatim_doc_comment)]
+    Replay(crate::live::ReplayArgs),
+    /// Simulate a port scan, replay it in real time, alert, and report the delay from
+    /// the first scan packet to the alert (reports/demo/report.json).
+    ///
+    /// Examples:
+    ///   workbench demo
+    ///   workbench demo --alertmanager http://127.0.0.1:9093/api/v2/alerts
+    #[command(verbatim_doc_comment)]
+    Demo(crate::live::DemoArgs),
+    /// Seed 000's notifier: receive Alertmanager's webhook on /alert and print alerts.
+    ///
+    /// Examples:
+    ///   workbench notify --listen 0.0.0.0:8080
+    #[command(verbatim_doc_comment)]
+    Notify(crate::stack::args::NotifyArgs),
+    /// A sensor without privileges: replay captures or a simulation to NATS JetStream.
+    ///
+    /// Examples:
+    ///   workbench publish capture.pcap --nats nats://127.0.0.1:4222 --sensor-id edge-1
+    ///   workbench publish --simulate portscan --seconds 30 --nats nats://nats:4222 --speed 1
+    #[command(verbatim_doc_comment)]
+    Publish(crate::stack::args::PublishArgs),
+    /// Score telemetry from NATS JetStream (scale-out scorer) and serve the seeds' APIs.
+    ///
+    /// Examples:
+    ///   workbench serve --nats nats://127.0.0.1:4222 --scorers 2 --scorer-index 0
+    #[command(verbatim_doc_comment)]
+    Serve(crate::stack::args::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,13 +172,22 @@ pub struct EvalArgs {
     /// a labels.csv.
     #[arg(short, long, default_value = "synthetic", value_name = "NAME|DIR")]
     pub dataset: String,
-    /// Scorer: `rules` (seed 003), `formula` (seed 000), a model file (`*.wbm.json`)
+    /// Scorer: `rules` (seed 003), `formula` (seed 000), `default` (the trained model
+    /// shipped in models/ and built into the binary), a model file (`*.wbm.json`)
     /// written by `workbench train`, or an ONNX model (`*.onnx`, from `train --export
     /// onnx`). ONNX runs with tract; WORKBENCH_ONNX_ENGINE=ort uses onnxruntime
     /// (builds with `--features ort`, library from ORT_DYLIB_PATH).
-    /// WORKBENCH_ALLOW_FOREIGN_MODEL=1 accepts ONNX models without workbench metadata.
+    /// --foreign-model accepts ONNX models without workbench metadata.
     #[arg(short, long, default_value = "rules", value_name = "MODEL")]
     pub model: String,
+    /// Accept an ONNX model without workbench metadata (XGBoost via onnxmltools,
+    /// scikit-learn via skl2onnx with zipmap off): its input must be float [N, k] with
+    /// k = the schema's width, columns in `workbench schema` order (the column order
+    /// of `workbench features --out x.parquet`); column 1 of its `probabilities`
+    /// output is the attack probability; threshold 0.5. Nothing checks that it was
+    /// trained on these features: that is on you.
+    #[arg(long)]
+    pub foreign_model: bool,
     /// Report directory [default: reports/<dataset>-<model>].
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
@@ -116,6 +202,29 @@ pub struct EvalArgs {
     pub window: WindowArgs,
 }
 
+/// `workbench compare` options.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// A manifest name or a directory of captures with a labels.csv.
+    #[arg(short, long, default_value = "synthetic", value_name = "NAME|DIR")]
+    pub dataset: String,
+    /// Comma-separated scorers, as for `eval --model`: rules, formula, *.wbm.json,
+    /// *.onnx.
+    #[arg(short, long, value_name = "A,B,...")]
+    pub models: String,
+    /// Report directory [default: reports/<dataset>-compare].
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Where a manifest's files live (overrides its root).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Accept ONNX models without workbench metadata (see `eval --foreign-model`).
+    #[arg(long)]
+    pub foreign_model: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
 /// `workbench train` options.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -126,7 +235,11 @@ pub struct TrainArgs {
     /// --dataset is then split 80/20 into train and validation, by time).
     #[arg(long, value_name = "NAME|DIR")]
     pub test_dataset: Option<String>,
-    /// Learning algorithm: only `gbdt` (gradient-boosted trees) so far.
+    /// Learning algorithm: `gbdt` (gradient-boosted trees), `forest` (random forest:
+    /// --trees, --forest-depth, --sample-rows, --seed) or `logistic` (L2 logistic
+    /// regression on standardised features). --positive-weight applies to all three.
+    /// `unsupervised` (alias `ensemble`): seed 003's k-means / LOF / one-class SVM
+    /// ensemble plus an isolation forest, fitted on benign windows only (--seed).
     #[arg(long, default_value = "gbdt", value_name = "ALGO")]
     pub algo: String,
     /// Model file to write (must end in .wbm.json).
@@ -191,6 +304,16 @@ pub struct TrainArgs {
     /// Seed of the row/column sampling: the same seed and data give the same file.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// `--algo forest`: most depth of a tree.
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub forest_depth: usize,
+    /// `--algo forest`: bootstrap rows drawn for each tree (at most the training rows).
+    #[arg(long, default_value_t = 200_000, value_name = "N")]
+    pub sample_rows: usize,
+    /// Also write every labelled row (split part, window end, host, label, features)
+    /// as CSV, for benchmarks and experiments with other trainers.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub dump_rows: Option<PathBuf>,
     #[command(flatten)]
     pub window: WindowArgs,
 }

@@ -23,12 +23,29 @@ const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    workbench::logging::init(&cli.global);
     let result = match &cli.command {
         Command::Features(a) => features(&cli, a),
         Command::Simulate(a) => simulate_cmd(&cli, a),
         Command::Schema(a) => schema(&cli, a),
         Command::Eval(a) => eval(&cli, a),
         Command::Train(a) => train(&cli, a),
+        Command::Compare(a) => compare(&cli, a),
+        Command::Live(a) => workbench::live::run_live(a, cli.global.quiet)
+            .and_then(|r| live_exit(&cli, &r)),
+        Command::Replay(a) => workbench::live::run_replay(a, cli.global.quiet)
+            .and_then(|r| live_exit(&cli, &r)),
+        Command::Demo(a) => workbench::live::run_demo(a, cli.global.quiet).map(|met| {
+            if met {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }),
+        Command::Kpi(a) => kpi(&cli, a),
+        Command::Notify(a) => workbench::stack::notify::run(a.listen, a.max_body).map(|()| ExitCode::SUCCESS),
+        Command::Publish(a) => workbench::stack::cmd::publish(a).map(|()| ExitCode::SUCCESS),
+        Command::Serve(a) => workbench::stack::cmd::serve_nats(a).map(|()| ExitCode::SUCCESS),
         Command::Datasets(a) => {
             datasets_cmd(a, cli.global.json, &mut std::io::stdout()).map(|ok| {
                 if ok {
@@ -198,7 +215,37 @@ fn eval(cli: &Cli, a: &EvalArgs) -> Result<ExitCode> {
     })
 }
 
+fn compare(cli: &Cli, a: &workbench::cli::CompareArgs) -> Result<ExitCode> {
+    use workbench::commands_compare::{compare_json, print_compare, run_compare};
+    let o = run_compare(a, cli.global.quiet)?;
+    if cli.global.json {
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&compare_json(&o))?
+        )?;
+    } else {
+        print_compare(&mut std::io::stdout(), &o)?;
+    }
+    Ok(if o.run.failed_inputs() > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn train(cli: &Cli, a: &TrainArgs) -> Result<ExitCode> {
+    use workbench::model::unsupervised::train as unsup;
+    if unsup::is_algo(&a.algo) {
+        let o = unsup::run_unsupervised(a, cli.global.quiet)?;
+        if cli.global.json {
+            let v = unsup::unsupervised_json(&o);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&v)?)?;
+        } else {
+            unsup::print_unsupervised(&mut std::io::stdout(), &o)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let o = run_train(a, cli.global.quiet)?;
     if cli.global.json {
         writeln!(
@@ -286,4 +333,38 @@ fn schema(cli: &Cli, a: &SchemaArgs) -> Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn kpi(cli: &Cli, a: &workbench::kpi::KpiArgs) -> Result<ExitCode> {
+    let (rep, index) = workbench::kpi::run_kpi(a, cli.global.quiet)?;
+    if cli.global.json {
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&rep)?)?;
+    } else {
+        writeln!(
+            std::io::stdout(),
+            "{} KPIs: {} passed, {} failed, {} skipped, {} errors; report {}",
+            rep.kpis.len(),
+            rep.passed,
+            rep.failed,
+            rep.skipped,
+            rep.errors,
+            index.display()
+        )?;
+    }
+    Ok(if rep.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Prints a live/replay run's summary; exit 3 when the source failed or alerts were left
+/// undelivered.
+fn live_exit(cli: &Cli, r: &workbench::live::RunReport) -> Result<ExitCode> {
+    workbench::live::print_report(r, cli.global.json)?;
+    Ok(if r.engine.error.is_some() || r.undelivered > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
