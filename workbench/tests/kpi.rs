@@ -21,7 +21,14 @@ fn corrupt_capture_slo_and_throughput_are_measured() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("kpi");
     let out = bin()
-        .args(["-q", "--json", "kpi", "--only", "slo.corrupt,throughput", "--report"])
+        .args([
+            "-q",
+            "--json",
+            "kpi",
+            "--only",
+            "slo.corrupt,throughput",
+            "--report",
+        ])
         .arg(&report)
         .output()
         .unwrap();
@@ -41,7 +48,10 @@ fn corrupt_capture_slo_and_throughput_are_measured() {
     // A corrupt file mid-dataset: exit 3, the file named, the rest evaluated.
     let corrupt = kpi(&v, "slo.corrupt_capture");
     assert_eq!(corrupt["outcome"]["status"], "pass", "{corrupt:#}");
-    assert!(corrupt["measured"].as_str().unwrap().contains("exit Some(3)"));
+    assert!(corrupt["measured"]
+        .as_str()
+        .unwrap()
+        .contains("exit Some(3)"));
 
     // Speed and memory carry real numbers from the child process.
     let speed = kpi(&v, "throughput.features.mpps");
@@ -62,4 +72,46 @@ fn corrupt_capture_slo_and_throughput_are_measured() {
     let html = std::fs::read_to_string(report.join("index.html")).unwrap();
     assert!(html.contains("slo.corrupt_capture"));
     assert!(html.contains("workbench eval --dataset"));
+}
+
+#[test]
+fn alert_slos_demo_onnx_and_xdp_kpis_run_against_real_services() {
+    if common::missing_alertmanager() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("kpi");
+    // From the repository root, where models/default.plain.onnx is.
+    let out = bin()
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args([
+            "-q",
+            "--json",
+            "kpi",
+            "--only",
+            "demo,slo.sigkill,onnx,ebpf",
+            "--report",
+        ])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("kpi --json: {e}; stderr: {stderr}"));
+    for id in ["demo.alert_delay", "slo.sigkill_restart", "onnx.parity"] {
+        let k = kpi(&v, id);
+        assert_eq!(k["outcome"]["status"], "pass", "{k:#}");
+    }
+    let delay = kpi(&v, "demo.alert_delay")["value"].as_f64().unwrap();
+    assert!(delay > 0.0 && delay < 1.0, "demo delay {delay}");
+    // XDP needs root and nmap: skipped (with the reason) without them, a failure in CI.
+    let xdp = kpi(&v, "ebpf.scan_zero_lost");
+    if common::ci() {
+        assert_eq!(xdp["outcome"]["status"], "pass", "{xdp:#}");
+    } else {
+        assert!(
+            matches!(xdp["outcome"]["status"].as_str(), Some("pass" | "skipped")),
+            "{xdp:#}"
+        );
+    }
 }

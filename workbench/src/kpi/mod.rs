@@ -135,7 +135,11 @@ pub fn run_kpi(a: &KpiArgs, quiet: bool) -> Result<(KpiReport, PathBuf)> {
                     "   {} {}: {} (target {})",
                     k.outcome.label(),
                     k.id,
-                    if k.measured.is_empty() { "-" } else { &k.measured },
+                    if k.measured.is_empty() {
+                        "-"
+                    } else {
+                        &k.measured
+                    },
                     k.target
                 );
             }

@@ -204,8 +204,12 @@ mod tests {
 
     #[test]
     fn timeout_kills_the_child_and_says_so() {
-        let r = run(Path::new("/bin/sleep"), &["5".to_string()], Duration::from_millis(200))
-            .unwrap();
+        let r = run(
+            Path::new("/bin/sleep"),
+            &["5".to_string()],
+            Duration::from_millis(200),
+        )
+        .unwrap();
         assert!(r.timed_out);
         assert!(r.elapsed_s < 4.0);
         assert!(r.expect_code(&[0]).is_err());
@@ -215,7 +219,10 @@ mod tests {
     fn exit_code_output_and_rss_are_recorded() {
         let r = run(
             Path::new("/bin/sh"),
-            &["-c".to_string(), "echo '{\"a\":1}'; echo oops >&2; exit 3".to_string()],
+            &[
+                "-c".to_string(),
+                "echo '{\"a\":1}'; echo oops >&2; exit 3".to_string(),
+            ],
             Duration::from_secs(10),
         )
         .unwrap();

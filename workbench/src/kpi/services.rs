@@ -92,7 +92,9 @@ impl Webhook {
         }
         if let Ok(v) = serde_json::from_slice::<Value>(&buf[head_end..]) {
             let now = Instant::now();
-            if let (Some(alerts), Ok(mut out)) = (v.get("alerts").and_then(Value::as_array), out.lock()) {
+            if let (Some(alerts), Ok(mut out)) =
+                (v.get("alerts").and_then(Value::as_array), out.lock())
+            {
                 out.extend(alerts.iter().cloned().map(|a| (now, a)));
             }
         }
@@ -136,8 +138,14 @@ impl Alertmanager {
 
     fn launch(&mut self) -> Result<()> {
         let child = Command::new(&self.bin)
-            .arg(format!("--config.file={}", self.dir.join("alertmanager.yml").display()))
-            .arg(format!("--storage.path={}", self.dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                self.dir.join("alertmanager.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                self.dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .arg("--cluster.listen-address=")
             .arg("--log.level=warn")

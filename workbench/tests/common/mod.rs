@@ -90,3 +90,12 @@ pub fn train_args(args: &[&str]) -> workbench::cli::TrainArgs {
         other => panic!("parsed as {other:?}"),
     }
 }
+
+/// True (after reporting it) when Debian's Alertmanager is not installed.
+pub fn missing_alertmanager() -> bool {
+    if std::path::Path::new("/usr/bin/prometheus-alertmanager").exists() {
+        return false;
+    }
+    missing("prometheus-alertmanager (/usr/bin/prometheus-alertmanager)");
+    true
+}
