@@ -19,8 +19,8 @@ use crate::model::file::{RowCounts, SplitInfo, Threshold, TrainingInfo, FORMAT, 
 use crate::model::gbdt::{self, FitInfo};
 use crate::model::onnx::{self, OnnxForm, OnnxOptions, OnnxScorer};
 use crate::model::{
-    collect, cross_split, model_name, rows_sha256, time_split, FeatureImportance, GbdtParams,
-    model_scorer, ModelFile, ModelKind, SplitConfig, TrainingData, MODEL_SUFFIX,
+    collect, cross_split, model_name, model_scorer, rows_sha256, time_split, FeatureImportance,
+    GbdtParams, ModelFile, ModelKind, SplitConfig, TrainingData, MODEL_SUFFIX,
 };
 use crate::model::{forest, logistic, TreeEnsemble};
 use crate::report::{write_report_with, ImportanceInfo, ModelRun};
@@ -102,16 +102,8 @@ pub fn onnx_paths(out: &std::path::Path, form: &str) -> Result<Vec<(PathBuf, Onn
     })
 }
 
-/// Writes the ONNX exports of `model` and checks each through tract on some rows.
-fn export_onnx(
-    a: &TrainArgs,
-    model: &ModelFile,
-    data: &TrainingData,
-    rows: &[usize],
-) -> Result<Vec<OnnxExport>> {
-    if a.export.is_none() {
-        return Ok(Vec::new());
-    }
+/// Up to [`ONNX_CHECK_ROWS`] rows spread over `rows`, and their values row-major.
+pub(crate) fn onnx_sample(data: &TrainingData, rows: &[usize]) -> (Vec<usize>, Vec<f32>) {
     let step = (rows.len() / ONNX_CHECK_ROWS).max(1);
     let sample: Vec<usize> = rows
         .iter()
@@ -123,6 +115,58 @@ fn export_onnx(
     for &i in &sample {
         values.extend_from_slice(data.row(i));
     }
+    (sample, values)
+}
+
+/// Writes an exported ONNX file and checks it through tract against `native` (the
+/// model's own score of a row) on the sampled rows; a file further than
+/// [`ONNX_TOLERANCE`] from the model is refused.
+pub(crate) fn write_checked_onnx(
+    path: PathBuf,
+    form: &str,
+    bytes: &[u8],
+    data: &TrainingData,
+    (sample, values): (&[usize], &[f32]),
+    native: &dyn Fn(&[f32]) -> f64,
+) -> Result<OnnxExport> {
+    write_atomic(&path, bytes)?;
+    let scorer = OnnxScorer::load_with(&path, &data.schema, &OnnxOptions::default())?;
+    let probs = scorer.score_rows(values, sample.len())?;
+    let mut worst = 0f64;
+    for (&i, p) in sample.iter().zip(&probs) {
+        let d = (native(data.row(i)) - p).abs();
+        worst = if d.is_nan() {
+            f64::INFINITY
+        } else {
+            worst.max(d)
+        };
+    }
+    if worst > ONNX_TOLERANCE {
+        bail!(
+            "the ONNX export {} ({form}) scores up to {worst:e} away from the model on test rows (tolerance {ONNX_TOLERANCE:e}); refusing it",
+            path.display()
+        );
+    }
+    Ok(OnnxExport {
+        path,
+        form: form.into(),
+        bytes: bytes.len() as u64,
+        checked_rows: sample.len(),
+        max_abs_diff: worst,
+    })
+}
+
+/// Writes the ONNX exports of `model` and checks each through tract on some rows.
+fn export_onnx(
+    a: &TrainArgs,
+    model: &ModelFile,
+    data: &TrainingData,
+    rows: &[usize],
+) -> Result<Vec<OnnxExport>> {
+    if a.export.is_none() {
+        return Ok(Vec::new());
+    }
+    let (sample, values) = onnx_sample(data, rows);
     let mut out = Vec::new();
     let mut paths = onnx_paths(&a.out, &a.onnx_form)?;
     if model.kind == ModelKind::Logistic {
@@ -132,32 +176,14 @@ fn export_onnx(
     }
     for (path, form) in paths {
         let bytes = onnx::export(model, form)?;
-        write_atomic(&path, &bytes)?;
-        let scorer = OnnxScorer::load_with(&path, &data.schema, &OnnxOptions::default())?;
-        let probs = scorer.score_rows(&values, sample.len())?;
-        let mut worst = 0f64;
-        for (&i, p) in sample.iter().zip(&probs) {
-            let d = (model.predict_proba(data.row(i)) - p).abs();
-            worst = if d.is_nan() {
-                f64::INFINITY
-            } else {
-                worst.max(d)
-            };
-        }
-        if worst > ONNX_TOLERANCE {
-            bail!(
-                "the ONNX export {} ({}) scores up to {worst:e} away from the model on test rows (tolerance {ONNX_TOLERANCE:e})",
-                path.display(),
-                form.name()
-            );
-        }
-        out.push(OnnxExport {
+        out.push(write_checked_onnx(
             path,
-            form: form.name().into(),
-            bytes: bytes.len() as u64,
-            checked_rows: sample.len(),
-            max_abs_diff: worst,
-        });
+            form.name(),
+            &bytes,
+            data,
+            (&sample, &values),
+            &|row| model.predict_proba(row),
+        )?);
     }
     Ok(out)
 }
@@ -359,14 +385,24 @@ fn check_args(a: &TrainArgs, cross: bool) -> Result<(GbdtParams, WindowConfig, S
     }
     let params = a.gbdt_params();
     params.validate()?;
+    let (cfg, shares) = check_out_window_split(a, cross)?;
+    if a.export.is_some() {
+        onnx_paths(&a.out, &a.onnx_form)?;
+    }
+    Ok((params, cfg, shares))
+}
+
+/// Checks what every algorithm needs: the output name, the window settings and the
+/// split shares (the defaults depend on whether a test dataset is given).
+pub(crate) fn check_out_window_split(
+    a: &TrainArgs,
+    cross: bool,
+) -> Result<(WindowConfig, SplitConfig)> {
     if !a.out.to_string_lossy().ends_with(MODEL_SUFFIX) {
         bail!(
             "--out {}: model files must be named *{MODEL_SUFFIX} (that is how `eval --model` recognises them)",
             a.out.display()
         );
-    }
-    if a.export.is_some() {
-        onnx_paths(&a.out, &a.onnx_form)?;
     }
     let cfg = a.window.config();
     cfg.validate().context("invalid window settings")?;
@@ -379,7 +415,7 @@ fn check_args(a: &TrainArgs, cross: bool) -> Result<(GbdtParams, WindowConfig, S
         })
     };
     shares.validate(!cross)?;
-    Ok((params, cfg, shares))
+    Ok((cfg, shares))
 }
 
 /// Runs `workbench train`.
@@ -394,65 +430,78 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<TrainOutcome> {
     train_datasets(a, &ds, test_ds.as_ref(), quiet)
 }
 
-/// `workbench train` on resolved datasets (`test_ds` plays `--test-dataset`).
-pub fn train_datasets(
-    a: &TrainArgs,
+/// The training data of a run: features of the dataset (and of `--test-dataset`),
+/// split by time with a purge gap of the longest window.
+pub(crate) struct Collected {
+    pub data: TrainingData,
+    pub test_data: Option<TrainingData>,
+    pub split: crate::model::Split,
+    pub shares: SplitConfig,
+    /// The purge gap, seconds (the longest window).
+    pub longest: f64,
+    pub features_s: f64,
+    /// The window settings the features were computed with.
+    pub cfg: WindowConfig,
+}
+
+/// Computes the features (one pass per dataset) and splits them.
+pub(crate) fn collect_and_split(
     ds: &Dataset,
     test_ds: Option<&Dataset>,
+    cfg: &WindowConfig,
+    shares: SplitConfig,
     quiet: bool,
-) -> Result<TrainOutcome> {
-    let started = Instant::now();
-    let (params, cfg, shares) = check_args(a, test_ds.is_some())?;
-
-    // Features, one pass per dataset.
-    let data = collect(ds, &cfg, quiet)?;
+    started: Instant,
+) -> Result<Collected> {
+    let data = collect(ds, cfg, quiet)?;
     let test_data = match test_ds {
-        Some(t) => Some(collect(t, &cfg, quiet)?),
+        Some(t) => Some(collect(t, cfg, quiet)?),
         None => None,
     };
     let features_s = started.elapsed().as_secs_f64();
-
-    // Split by time.
     let longest = cfg.widths_s.iter().copied().fold(0.0, f64::max);
     let gap_ns = (longest * 1e9).round() as u64;
     let split = match &test_data {
         None => time_split(&data.end_ns, shares, gap_ns)?,
         Some(_) => cross_split(&data.end_ns, shares, gap_ns)?,
     };
+    Ok(Collected {
+        data,
+        test_data,
+        split,
+        shares,
+        longest,
+        features_s,
+        cfg: cfg.clone(),
+    })
+}
 
-    if let Some(path) = &a.dump_rows {
-        dump_rows(path, &data, &split, test_data.as_ref())?;
+/// The rows a model is tested on: all of `--test-dataset`, else the test split.
+pub(crate) struct TestPart {
+    pub rows: Vec<usize>,
+    /// Describes them (`synthetic (test split: last 20% of the time span)`).
+    pub name: String,
+    /// `--test-dataset`'s name.
+    pub dataset: Option<String>,
+}
+
+impl Collected {
+    /// The data the test rows index.
+    pub fn tdata(&self) -> &TrainingData {
+        self.test_data.as_ref().unwrap_or(&self.data)
     }
 
-    // Fit.
-    let fit_started = Instant::now();
-    let fitted = fit_algo(a, &params, &data, &split)?;
-    let fit_s = fit_started.elapsed().as_secs_f64();
-
-    // Threshold on the validation split.
-    let val_labels: Vec<bool> = split
-        .validation
-        .iter()
-        .map(|&i| data.is_positive(i))
-        .collect();
-    let val_scores: Vec<f64> = split
-        .validation
-        .iter()
-        .map(|&i| fitted.predict_proba(data.row(i)))
-        .collect();
-    let at = threshold_at_fpr(&val_labels, &val_scores, TARGET_FPR);
-    let validation_pr_auc = average_precision(&val_labels, &val_scores);
-
-    let (test_rows, test_name, test_dataset_name): (Vec<usize>, String, Option<String>) =
-        match &test_data {
-            Some(t) => (
-                (0..t.len()).collect(),
-                format!("{} (cross-dataset test)", t.dataset),
-                Some(t.dataset.clone()),
-            ),
-            None => (
-                split.test.clone(),
-                format!(
+    pub fn test_part(&self) -> TestPart {
+        let (data, shares) = (&self.data, &self.shares);
+        match &self.test_data {
+            Some(t) => TestPart {
+                rows: (0..t.len()).collect(),
+                name: format!("{} (cross-dataset test)", t.dataset),
+                dataset: Some(t.dataset.clone()),
+            },
+            None => TestPart {
+                rows: self.split.test.clone(),
+                name: format!(
                     "{} (test split: last {:.0}% of the {})",
                     data.dataset,
                     (1.0 - shares.train - shares.validation) * 100.0,
@@ -461,83 +510,102 @@ pub fn train_datasets(
                         crate::model::split::SplitBy::Rows => "rows in time order",
                     }
                 ),
-                None,
-            ),
-        };
-    let tdata = test_data.as_ref().unwrap_or(&data);
-    let counts = RowCounts {
-        train: split.train.len() as u64,
-        train_positives: data.positives(&split.train) as u64,
-        validation: split.validation.len() as u64,
-        validation_positives: data.positives(&split.validation) as u64,
-        test: test_rows.len() as u64,
-        test_positives: tdata.positives(&test_rows) as u64,
-        purged: split.purged as u64,
-        unused: split.unused as u64,
-    };
-    let feature_importance = match &fitted.logistic {
-        Some(l) => l.feature_importance(&data.schema.names),
-        None => fitted.ensemble.feature_importance(&data.schema.names),
-    };
-    let model = ModelFile {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        kind: fitted.kind,
-        workbench_version: env!("CARGO_PKG_VERSION").into(),
-        schema_fingerprint: data.schema.fingerprint(),
-        schema: data.schema.clone(),
-        window: cfg.clone(),
-        threshold: Threshold {
-            value: at.threshold,
-            target_fpr: TARGET_FPR,
-            chosen_on: "validation".into(),
-            tpr: at.tpr,
-            fpr: at.fpr,
-        },
-        training: TrainingInfo {
-            datasets: vec![data.dataset.clone()],
-            test_dataset: test_dataset_name,
-            data_sha256: rows_sha256(&data, &[&split.train, &split.validation]),
-            split: SplitInfo {
-                mode: if test_data.is_some() {
-                    "cross_dataset".into()
-                } else {
-                    "time".into()
-                },
-                shares,
-                purge_gap_s: longest,
+                dataset: None,
             },
-            rows: counts,
-            params: fitted.gbdt.as_ref().map(|g| g.0.clone()),
-            fit: fitted.gbdt.map(|g| g.1),
-            validation_pr_auc,
-            forest: fitted.forest,
-            logistic: fitted.logistic_fit,
-        },
-        feature_importance,
-        ensemble: fitted.ensemble,
-        logistic: fitted.logistic,
-    };
-    model.save(&a.out)?;
-    let onnx = export_onnx(a, &model, tdata, &test_rows)?;
-
-    // Evaluate what is on disk, on the test rows.
-    let loaded = ModelFile::load(&a.out)?;
-    if loaded != model {
-        bail!(
-            "model file {} does not read back as it was written",
-            a.out.display()
-        );
+        }
     }
-    loaded.check_schema(&tdata.schema)?;
-    let scorer = model_scorer(model_name(&a.out), &loaded)?;
+
+    /// Labels of the validation rows (attack = true).
+    pub fn validation_labels(&self) -> Vec<bool> {
+        self.split
+            .validation
+            .iter()
+            .map(|&i| self.data.is_positive(i))
+            .collect()
+    }
+
+    /// The model file's `training.split`.
+    pub fn split_info(&self) -> SplitInfo {
+        SplitInfo {
+            mode: if self.test_data.is_some() {
+                "cross_dataset".into()
+            } else {
+                "time".into()
+            },
+            shares: self.shares,
+            purge_gap_s: self.longest,
+        }
+    }
+
+    /// The model file's `training.rows`.
+    pub fn row_counts(&self, test_rows: &[usize]) -> RowCounts {
+        let (data, split) = (&self.data, &self.split);
+        RowCounts {
+            train: split.train.len() as u64,
+            train_positives: data.positives(&split.train) as u64,
+            validation: split.validation.len() as u64,
+            validation_positives: data.positives(&split.validation) as u64,
+            test: test_rows.len() as u64,
+            test_positives: self.tdata().positives(test_rows) as u64,
+            purged: split.purged as u64,
+            unused: split.unused as u64,
+        }
+    }
+
+    /// The model file's `training.data_sha256` (train and validation rows).
+    pub fn data_sha256(&self) -> String {
+        rows_sha256(&self.data, &[&self.split.train, &self.split.validation])
+    }
+
+    /// Inputs that failed in either dataset, and their errors.
+    pub fn input_warnings(&self) -> (usize, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut failed_inputs = 0;
+        for d in std::iter::once(&self.data).chain(self.test_data.as_ref()) {
+            failed_inputs += d.run.failed_inputs();
+            warnings.extend(d.run.inputs.iter().filter_map(|i| i.error.clone()));
+        }
+        (failed_inputs, warnings)
+    }
+}
+
+/// The stored threshold: the one reaching [`TARGET_FPR`] on the validation split.
+pub(crate) fn validation_threshold(labels: &[bool], scores: &[f64]) -> Threshold {
+    let at = threshold_at_fpr(labels, scores, TARGET_FPR);
+    Threshold {
+        value: at.threshold,
+        target_fpr: TARGET_FPR,
+        chosen_on: "validation".into(),
+        tpr: at.tpr,
+        fpr: at.fpr,
+    }
+}
+
+/// A model evaluated on the test rows next to the rules baseline.
+pub(crate) struct Tested {
+    pub test: EvalResult,
+    pub rules_test: EvalResult,
+    /// The model's scored windows (rows in emission order).
+    pub model_windows: Vec<ScoredWindow>,
+    pub report_index: PathBuf,
+}
+
+/// Scores the test rows with the model (as loaded from disk) and the rules, evaluates
+/// both and writes the report (`--report`, else `reports/<dataset>-<model>-test`).
+pub(crate) fn evaluate_and_report(
+    a: &TrainArgs,
+    c: &Collected,
+    test: &TestPart,
+    scorer: &dyn Scorer,
+    importance: Option<&ImportanceInfo>,
+) -> Result<Tested> {
+    let (tdata, cfg) = (c.tdata(), &c.cfg);
     let rules = RulesScorer::new(&tdata.schema)?;
-    let (mut windows, labeler, matched) =
-        test_windows(tdata, &test_rows, &[scorer.as_ref(), &rules]);
+    let (mut windows, labeler, matched) = test_windows(tdata, &test.rows, &[scorer, &rules]);
     let rules_windows = windows.pop().unwrap_or_default();
     let model_windows = windows.pop().unwrap_or_default();
     let (width_s, hop_s) = (cfg.widths_s[0], cfg.hop_s);
-    let test = evaluate(
+    let result = evaluate(
         scorer.name(),
         &model_windows,
         &labeler,
@@ -562,6 +630,104 @@ pub fn train_datasets(
             .unwrap_or_else(|| "dataset".into());
         PathBuf::from("reports").join(format!("{ds_name}-{}-test", model_name(&a.out)))
     });
+    let report_index = write_report_with(
+        &report_dir,
+        &tdata.info(test.name.clone()),
+        cfg,
+        &[
+            ModelRun {
+                result: result.clone(),
+                windows: &model_windows,
+            },
+            ModelRun {
+                result: rules_test.clone(),
+                windows: &rules_windows,
+            },
+        ],
+        importance,
+    )?;
+    Ok(Tested {
+        test: result,
+        rules_test,
+        model_windows,
+        report_index,
+    })
+}
+
+/// `workbench train` on resolved datasets (`test_ds` plays `--test-dataset`).
+pub fn train_datasets(
+    a: &TrainArgs,
+    ds: &Dataset,
+    test_ds: Option<&Dataset>,
+    quiet: bool,
+) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let (params, cfg, shares) = check_args(a, test_ds.is_some())?;
+    let c = collect_and_split(ds, test_ds, &cfg, shares, quiet, started)?;
+    let (data, split) = (&c.data, &c.split);
+
+    if let Some(path) = &a.dump_rows {
+        dump_rows(path, data, split, c.test_data.as_ref())?;
+    }
+
+    // Fit.
+    let fit_started = Instant::now();
+    let fitted = fit_algo(a, &params, data, split)?;
+    let fit_s = fit_started.elapsed().as_secs_f64();
+
+    // Threshold on the validation split.
+    let val_labels = c.validation_labels();
+    let val_scores: Vec<f64> = split
+        .validation
+        .iter()
+        .map(|&i| fitted.predict_proba(data.row(i)))
+        .collect();
+    let validation_pr_auc = average_precision(&val_labels, &val_scores);
+
+    let test = c.test_part();
+    let tdata = c.tdata();
+    let feature_importance = match &fitted.logistic {
+        Some(l) => l.feature_importance(&data.schema.names),
+        None => fitted.ensemble.feature_importance(&data.schema.names),
+    };
+    let model = ModelFile {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        kind: fitted.kind,
+        workbench_version: env!("CARGO_PKG_VERSION").into(),
+        schema_fingerprint: data.schema.fingerprint(),
+        schema: data.schema.clone(),
+        window: cfg.clone(),
+        threshold: validation_threshold(&val_labels, &val_scores),
+        training: TrainingInfo {
+            datasets: vec![data.dataset.clone()],
+            test_dataset: test.dataset.clone(),
+            data_sha256: c.data_sha256(),
+            split: c.split_info(),
+            rows: c.row_counts(&test.rows),
+            params: fitted.gbdt.as_ref().map(|g| g.0.clone()),
+            fit: fitted.gbdt.map(|g| g.1),
+            validation_pr_auc,
+            forest: fitted.forest,
+            logistic: fitted.logistic_fit,
+        },
+        feature_importance,
+        ensemble: fitted.ensemble,
+        logistic: fitted.logistic,
+    };
+    model.save(&a.out)?;
+    let onnx = export_onnx(a, &model, tdata, &test.rows)?;
+
+    // Evaluate what is on disk, on the test rows.
+    let loaded = ModelFile::load(&a.out)?;
+    if loaded != model {
+        bail!(
+            "model file {} does not read back as it was written",
+            a.out.display()
+        );
+    }
+    loaded.check_schema(&tdata.schema)?;
+    let scorer = model_scorer(model_name(&a.out), &loaded)?;
     let importance = ImportanceInfo {
         model: model_name(&a.out),
         measure: if model.kind == ModelKind::Logistic {
@@ -571,39 +737,18 @@ pub fn train_datasets(
         },
         features: model.feature_importance.clone(),
     };
-    let report_index = write_report_with(
-        &report_dir,
-        &tdata.info(test_name.clone()),
-        &cfg,
-        &[
-            ModelRun {
-                result: test.clone(),
-                windows: &model_windows,
-            },
-            ModelRun {
-                result: rules_test.clone(),
-                windows: &rules_windows,
-            },
-        ],
-        Some(&importance),
-    )?;
-
-    let mut warnings = Vec::new();
-    let mut failed_inputs = 0;
-    for d in std::iter::once(&data).chain(test_data.as_ref()) {
-        failed_inputs += d.run.failed_inputs();
-        warnings.extend(d.run.inputs.iter().filter_map(|i| i.error.clone()));
-    }
+    let tested = evaluate_and_report(a, &c, &test, scorer.as_ref(), Some(&importance))?;
+    let (failed_inputs, warnings) = c.input_warnings();
     Ok(TrainOutcome {
         model,
         path: a.out.clone(),
-        test_name,
-        test,
-        rules_test,
-        report_index: Some(report_index),
+        test_name: test.name,
+        test: tested.test,
+        rules_test: tested.rules_test,
+        report_index: Some(tested.report_index),
         onnx,
         timings: Timings {
-            features_s,
+            features_s: c.features_s,
             fit_s,
             total_s: started.elapsed().as_secs_f64(),
         },
@@ -612,7 +757,7 @@ pub fn train_datasets(
     })
 }
 
-fn fmt_opt(x: Option<f64>) -> String {
+pub(crate) fn fmt_opt(x: Option<f64>) -> String {
     x.map_or("n/a".to_string(), |v| format!("{v:.4}"))
 }
 
@@ -675,7 +820,11 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
             out,
             "logistic: {} Newton iterations ({}), L2 {}, positive weight {:.1}, fitted in {:.2} s",
             l.iterations,
-            if l.converged { "converged" } else { "not converged" },
+            if l.converged {
+                "converged"
+            } else {
+                "not converged"
+            },
             l.params.l2,
             l.params.positive_weight,
             o.timings.fit_s
@@ -695,43 +844,7 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
         th.tpr,
         th.fpr
     )?;
-    let e = &o.test;
-    writeln!(
-        out,
-        "test on {}: {} windows, {} attack (base rate {:.4})",
-        o.test_name, e.windows, e.positives, e.base_rate
-    )?;
-    let m = &e.at_model_threshold;
-    writeln!(
-        out,
-        "  model {}: PR-AUC {}  ROC-AUC {}; at its threshold: TPR {:.3}  FPR {:.4}  precision {:.3}",
-        e.model,
-        fmt_opt(e.pr_auc),
-        fmt_opt(e.roc_auc),
-        m.tpr,
-        m.fpr,
-        m.precision
-    )?;
-    writeln!(
-        out,
-        "  episodes: {}/{} detected at the test's 1%-FPR threshold, delay median {} s; {:.2} false alerts per hour",
-        e.episodes.iter().filter(|x| x.detected).count(),
-        e.episodes_total,
-        fmt_opt(e.detection_delay_s.median),
-        e.false_alerts_per_hour
-    )?;
-    for p in &e.per_attack {
-        writeln!(
-            out,
-            "  {:<20} windows {:>7}  recall@1%FPR {:.3}  recall at model threshold {:.3}",
-            p.attack_type, p.windows, p.recall_at_fpr_1pct, p.recall_at_model_threshold
-        )?;
-    }
-    writeln!(
-        out,
-        "  rules on the same windows: PR-AUC {}",
-        fmt_opt(o.rules_test.pr_auc)
-    )?;
+    print_test(out, &o.test_name, &o.test, None, &o.rules_test)?;
     let top: Vec<String> = o
         .model
         .feature_importance
@@ -750,11 +863,79 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
         },
         top.join(", ")
     )?;
-    for w in &o.warnings {
+    print_files(
+        out,
+        &o.warnings,
+        &o.path,
+        &o.onnx,
+        o.report_index.as_deref(),
+    )
+}
+
+/// Prints the test evaluation: the model (then `after_model`, a line about it), its
+/// episodes and attack types, and the rules on the same windows.
+pub(crate) fn print_test(
+    out: &mut dyn Write,
+    test_name: &str,
+    e: &EvalResult,
+    after_model: Option<&str>,
+    rules_test: &EvalResult,
+) -> Result<()> {
+    writeln!(
+        out,
+        "test on {}: {} windows, {} attack (base rate {:.4})",
+        test_name, e.windows, e.positives, e.base_rate
+    )?;
+    let m = &e.at_model_threshold;
+    writeln!(
+        out,
+        "  model {}: PR-AUC {}  ROC-AUC {}; at its threshold: TPR {:.3}  FPR {:.4}  precision {:.3}",
+        e.model,
+        fmt_opt(e.pr_auc),
+        fmt_opt(e.roc_auc),
+        m.tpr,
+        m.fpr,
+        m.precision
+    )?;
+    if let Some(line) = after_model {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(
+        out,
+        "  episodes: {}/{} detected at the test's 1%-FPR threshold, delay median {} s; {:.2} false alerts per hour",
+        e.episodes.iter().filter(|x| x.detected).count(),
+        e.episodes_total,
+        fmt_opt(e.detection_delay_s.median),
+        e.false_alerts_per_hour
+    )?;
+    for p in &e.per_attack {
+        writeln!(
+            out,
+            "  {:<20} windows {:>7}  recall@1%FPR {:.3}  recall at model threshold {:.3}",
+            p.attack_type, p.windows, p.recall_at_fpr_1pct, p.recall_at_model_threshold
+        )?;
+    }
+    writeln!(
+        out,
+        "  rules on the same windows: PR-AUC {}",
+        fmt_opt(rules_test.pr_auc)
+    )?;
+    Ok(())
+}
+
+/// Prints the input warnings and the files a run wrote.
+pub(crate) fn print_files(
+    out: &mut dyn Write,
+    warnings: &[String],
+    path: &std::path::Path,
+    onnx: &[OnnxExport],
+    report_index: Option<&std::path::Path>,
+) -> Result<()> {
+    for w in warnings {
         writeln!(out, "  warning: {w}")?;
     }
-    writeln!(out, "model: {}", o.path.display())?;
-    for x in &o.onnx {
+    writeln!(out, "model: {}", path.display())?;
+    for x in onnx {
         writeln!(
             out,
             "onnx ({}): {} ({} bytes; {} test rows within {:.1e} of the model through tract)",
@@ -765,7 +946,7 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
             x.max_abs_diff
         )?;
     }
-    if let Some(p) = &o.report_index {
+    if let Some(p) = report_index {
         writeln!(out, "report: {}", p.display())?;
     }
     Ok(())

@@ -187,30 +187,12 @@ pub fn model_name(path: &Path) -> String {
 impl ModelFile {
     /// Checks everything a loaded file must satisfy.
     pub fn validate(&self) -> Result<()> {
-        if self.format != FORMAT {
-            bail!("not a workbench model (format {:?})", self.format);
-        }
-        if self.format_version != FORMAT_VERSION {
-            bail!(
-                "model file format version {} is not supported (this workbench reads version {})",
-                self.format_version,
-                FORMAT_VERSION
-            );
-        }
-        let fp = self.schema.fingerprint();
-        if fp != self.schema_fingerprint {
-            bail!(
-                "the file is inconsistent: its schema_fingerprint {} does not match its feature names (fingerprint {fp}); it was edited or damaged",
-                self.schema_fingerprint
-            );
-        }
-        if self.schema.units.len() != self.schema.names.len() {
-            bail!(
-                "the schema has {} names but {} units",
-                self.schema.names.len(),
-                self.schema.units.len()
-            );
-        }
+        check_header(
+            &self.format,
+            self.format_version,
+            &self.schema,
+            &self.schema_fingerprint,
+        )?;
         let n_features = match (self.kind.has_trees(), &self.logistic) {
             (true, None) => self.ensemble.n_features,
             (false, Some(l)) if self.ensemble.trees.is_empty() => l.n_features,
@@ -280,58 +262,121 @@ impl ModelFile {
 
     /// Refuses to score rows of another schema, naming both.
     pub fn check_schema(&self, engine: &FeatureSchema) -> Result<()> {
-        let theirs = engine.fingerprint();
-        if theirs != self.schema_fingerprint {
-            bail!(
-                "the model was trained on feature schema {} ({} columns, windows {:?} s) but the engine computes schema {} ({} columns, windows {:?} s); evaluate with the model's window settings (--window {}) or retrain it",
-                self.schema_fingerprint,
-                self.schema.len(),
-                self.schema.widths_s,
-                theirs,
-                engine.len(),
-                engine.widths_s,
-                self.schema
-                    .widths_s
-                    .iter()
-                    .map(|w| w.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
-        }
-        Ok(())
+        check_same_schema(&self.schema, &self.schema_fingerprint, engine)
     }
 
     /// Reads and validates a model file.
     pub fn load(path: &Path) -> Result<ModelFile> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading model file {}", path.display()))?;
-        let m: ModelFile = serde_json::from_slice(&bytes)
-            .with_context(|| format!("model file {} is not a valid model", path.display()))?;
-        m.validate()
-            .with_context(|| format!("model file {}", path.display()))?;
-        Ok(m)
+        load_validated(path, "model", ModelFile::validate)
     }
 
     /// The file's bytes (pretty JSON, trailing newline).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut v = serde_json::to_vec_pretty(self)?;
-        v.push(b'\n');
-        Ok(v)
+        pretty_bytes(self)
     }
 
     /// Validates and writes the file atomically (a temporary file in the same
     /// directory, synced, then renamed over `path`).
     pub fn save(&self, path: &Path) -> Result<()> {
-        if !path.to_string_lossy().ends_with(MODEL_SUFFIX) {
-            bail!(
-                "{}: model files must be named *{MODEL_SUFFIX} (that is how --model recognises them)",
-                path.display()
-            );
-        }
-        self.validate()
-            .context("refusing to write an invalid model")?;
-        write_atomic(path, &self.to_bytes()?)
+        save_validated(path, self.validate(), || self.to_bytes())
     }
+}
+
+/// The header checks every kind of model file gets: format, version, and a schema that
+/// matches its fingerprint.
+pub(crate) fn check_header(
+    format: &str,
+    format_version: u32,
+    schema: &FeatureSchema,
+    schema_fingerprint: &str,
+) -> Result<()> {
+    if format != FORMAT {
+        bail!("not a workbench model (format {format:?})");
+    }
+    if format_version != FORMAT_VERSION {
+        bail!(
+            "model file format version {format_version} is not supported (this workbench reads version {FORMAT_VERSION})"
+        );
+    }
+    let fp = schema.fingerprint();
+    if fp != schema_fingerprint {
+        bail!(
+            "the file is inconsistent: its schema_fingerprint {schema_fingerprint} does not match its feature names (fingerprint {fp}); it was edited or damaged"
+        );
+    }
+    if schema.units.len() != schema.names.len() {
+        bail!(
+            "the schema has {} names but {} units",
+            schema.names.len(),
+            schema.units.len()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses to score rows of another schema than the model's (`trained`, whose
+/// fingerprint is `fingerprint`), naming both.
+pub(crate) fn check_same_schema(
+    trained: &FeatureSchema,
+    fingerprint: &str,
+    engine: &FeatureSchema,
+) -> Result<()> {
+    let theirs = engine.fingerprint();
+    if theirs != fingerprint {
+        bail!(
+            "the model was trained on feature schema {} ({} columns, windows {:?} s) but the engine computes schema {} ({} columns, windows {:?} s); evaluate with the model's window settings (--window {}) or retrain it",
+            fingerprint,
+            trained.len(),
+            trained.widths_s,
+            theirs,
+            engine.len(),
+            engine.widths_s,
+            trained
+                .widths_s
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    Ok(())
+}
+
+/// Reads a model file (`what`: `model`, `unsupervised model`) and validates it.
+pub(crate) fn load_validated<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    validate: impl FnOnce(&T) -> Result<()>,
+) -> Result<T> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading model file {}", path.display()))?;
+    let m: T = serde_json::from_slice(&bytes)
+        .with_context(|| format!("model file {} is not a valid {what}", path.display()))?;
+    validate(&m).with_context(|| format!("model file {}", path.display()))?;
+    Ok(m)
+}
+
+/// A model file's bytes: pretty JSON and a trailing newline.
+pub(crate) fn pretty_bytes<T: Serialize>(model: &T) -> Result<Vec<u8>> {
+    let mut v = serde_json::to_vec_pretty(model)?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+/// Writes a model file atomically if it is named `*.wbm.json` and `valid` is Ok.
+pub(crate) fn save_validated(
+    path: &Path,
+    valid: Result<()>,
+    bytes: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<()> {
+    if !path.to_string_lossy().ends_with(MODEL_SUFFIX) {
+        bail!(
+            "{}: model files must be named *{MODEL_SUFFIX} (that is how --model recognises them)",
+            path.display()
+        );
+    }
+    valid.context("refusing to write an invalid model")?;
+    write_atomic(path, &bytes()?)
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so readers never

@@ -24,7 +24,7 @@ use crate::model::logistic::LogisticModel;
 /// ONNX IR version written (onnxruntime ≥ 1.14 and tract read it).
 const IR_VERSION: i64 = 8;
 /// Default-domain opset.
-const OPSET: i64 = 17;
+pub(crate) const OPSET: i64 = 17;
 /// `ai.onnx.ml` opset (TreeEnsembleClassifier v3).
 const ML_OPSET: i64 = 3;
 
@@ -210,7 +210,7 @@ pub fn export_trees(
     Ok(model_proto(graph, opset_import, doc, metadata))
 }
 
-fn model_proto(
+pub(crate) fn model_proto(
     graph: GraphProto,
     opset_import: Vec<OperatorSetIdProto>,
     doc: String,
@@ -310,12 +310,13 @@ pub fn export_logistic(l: &LogisticModel, metadata: &[(String, String)]) -> Resu
     ))
 }
 
-enum Dim {
+/// A tensor dimension: the batch (`N`) or a fixed size.
+pub(crate) enum Dim {
     Batch,
     Fixed(i64),
 }
 
-fn value_info(name: &str, dt: DataType, dims: &[Dim]) -> ValueInfoProto {
+pub(crate) fn value_info(name: &str, dt: DataType, dims: &[Dim]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| tensor_shape_proto::Dimension {
@@ -339,7 +340,7 @@ fn value_info(name: &str, dt: DataType, dims: &[Dim]) -> ValueInfoProto {
     }
 }
 
-fn attr_int(name: &str, v: i64) -> AttributeProto {
+pub(crate) fn attr_int(name: &str, v: i64) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::Int as i32,
@@ -348,7 +349,7 @@ fn attr_int(name: &str, v: i64) -> AttributeProto {
     }
 }
 
-fn attr_ints(name: &str, v: Vec<i64>) -> AttributeProto {
+pub(crate) fn attr_ints(name: &str, v: Vec<i64>) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::Ints as i32,

@@ -33,7 +33,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::file::{write_atomic, RowCounts, SplitInfo, Threshold, FORMAT, FORMAT_VERSION};
+use super::file::{
+    check_header, check_same_schema, load_validated, pretty_bytes, save_validated, write_atomic,
+    RowCounts, SplitInfo, Threshold,
+};
 use crate::engine::{FeatureSchema, WindowConfig};
 use crate::eval::{Score, Scorer, ThreatType};
 pub use members::{IsolationForest, KMeans, LinearOcsvm, Lof};
@@ -590,24 +593,14 @@ pub fn peek_kind(bytes: &[u8]) -> Option<String> {
 
 impl UnsupervisedFile {
     pub fn validate(&self) -> Result<()> {
-        if self.format != FORMAT {
-            bail!("not a workbench model (format {:?})", self.format);
-        }
-        if self.format_version != FORMAT_VERSION {
-            bail!(
-                "model file format version {} is not supported (this workbench reads version {FORMAT_VERSION})",
-                self.format_version
-            );
-        }
+        check_header(
+            &self.format,
+            self.format_version,
+            &self.schema,
+            &self.schema_fingerprint,
+        )?;
         if self.kind != KIND {
             bail!("kind {:?} is not {KIND:?}", self.kind);
-        }
-        let fp = self.schema.fingerprint();
-        if fp != self.schema_fingerprint {
-            bail!(
-                "the file is inconsistent: its schema_fingerprint {} does not match its feature names (fingerprint {fp}); it was edited or damaged",
-                self.schema_fingerprint
-            );
         }
         if self.model.feature_names != self.schema.names {
             bail!("the model's feature names differ from the schema's");
@@ -621,52 +614,23 @@ impl UnsupervisedFile {
         self.model.validate()
     }
 
+    /// Refuses to score rows of another schema, naming both.
     pub fn check_schema(&self, engine: &FeatureSchema) -> Result<()> {
-        let theirs = engine.fingerprint();
-        if theirs != self.schema_fingerprint {
-            bail!(
-                "the model was trained on feature schema {} ({} columns, windows {:?} s) but the engine computes schema {theirs} ({} columns, windows {:?} s); evaluate with the model's window settings or retrain it",
-                self.schema_fingerprint,
-                self.schema.len(),
-                self.schema.widths_s,
-                engine.len(),
-                engine.widths_s
-            );
-        }
-        Ok(())
+        check_same_schema(&self.schema, &self.schema_fingerprint, engine)
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading model file {}", path.display()))?;
-        let m: UnsupervisedFile = serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "model file {} is not a valid unsupervised model",
-                path.display()
-            )
-        })?;
-        m.validate()
-            .with_context(|| format!("model file {}", path.display()))?;
-        Ok(m)
+        load_validated(path, "unsupervised model", UnsupervisedFile::validate)
     }
 
+    /// The file's bytes (pretty JSON, trailing newline), as for every model file.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut v = serde_json::to_vec_pretty(self)?;
-        v.push(b'\n');
-        Ok(v)
+        pretty_bytes(self)
     }
 
+    /// Validates and writes the file atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        if !path.to_string_lossy().ends_with(super::MODEL_SUFFIX) {
-            bail!(
-                "{}: model files must be named *{}",
-                path.display(),
-                super::MODEL_SUFFIX
-            );
-        }
-        self.validate()
-            .context("refusing to write an invalid model")?;
-        write_atomic(path, &self.to_bytes()?)
+        save_validated(path, self.validate(), || self.to_bytes())
     }
 }
 

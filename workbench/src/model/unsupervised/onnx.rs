@@ -26,16 +26,16 @@
 use anyhow::{bail, Context, Result};
 use prost::Message;
 use tract_onnx::pb::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    tensor_proto::DataType, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    TensorProto,
 };
 
 use super::{UnsupervisedFile, UnsupervisedModel, LOF_EPS_F32, MEMBERS};
+use crate::model::onnx::export::{
+    attr_int as int, attr_ints as ints, model_proto, value_info, Dim::Batch, Dim::Fixed, OPSET,
+};
 use crate::model::onnx::{export_ensemble, meta, OnnxForm};
 
-const IR_VERSION: i64 = 8;
-const OPSET: i64 = 17;
 pub const INPUT: &str = "features";
 pub const OUTPUT_PROBABILITIES: &str = "probabilities";
 pub const OUTPUT_LABEL: &str = "label";
@@ -319,43 +319,32 @@ pub fn export_model(
         name: "workbench_unsupervised".into(),
         node: g.nodes,
         initializer: g.init,
-        input: vec![value_info(INPUT, DataType::Float, &[None, Some(d)])],
+        input: vec![value_info(INPUT, DataType::Float, &[Batch, Fixed(d)])],
         output: vec![
-            value_info(OUTPUT_LABEL, DataType::Int64, &[None]),
-            value_info(OUTPUT_PROBABILITIES, DataType::Float, &[None, Some(2)]),
+            value_info(OUTPUT_LABEL, DataType::Int64, &[Batch]),
+            value_info(OUTPUT_PROBABILITIES, DataType::Float, &[Batch, Fixed(2)]),
             value_info(
                 OUTPUT_MEMBERS,
                 DataType::Float,
-                &[None, Some(MEMBERS.len() as i64)],
+                &[Batch, Fixed(MEMBERS.len() as i64)],
             ),
         ],
         ..Default::default()
     };
-    let model = ModelProto {
-        ir_version: IR_VERSION,
-        opset_import: vec![OperatorSetIdProto {
+    Ok(model_proto(
+        graph,
+        vec![OperatorSetIdProto {
             domain: String::new(),
             version: OPSET,
         }],
-        producer_name: "workbench".into(),
-        producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!(
+        format!(
             "Unsupervised anomaly ensemble (k-means, LOF k={}, linear one-class SVM, isolation forest of {} trees) over {} features; probabilities[:, 1] is the ensemble score.",
             lof.k,
             m.iforest.trees.trees.len(),
             d
         ),
-        graph: Some(graph),
-        metadata_props: metadata
-            .iter()
-            .map(|(k, v)| StringStringEntryProto {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect(),
-        ..Default::default()
-    };
-    Ok(model.encode_to_vec())
+        metadata,
+    ))
 }
 
 /// Adds the isolation forest's plain-operator tree walk (written by the GBDT exporter)
@@ -453,49 +442,6 @@ impl Graph {
     }
 }
 
-fn int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i: v,
-        ..Default::default()
-    }
-}
-
-fn ints(name: &str, v: Vec<i64>) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Ints as i32,
-        ints: v,
-        ..Default::default()
-    }
-}
-
 fn keepdims(v: i64) -> AttributeProto {
     int("keepdims", v)
-}
-
-/// `None` = the batch dimension `N`.
-fn value_info(name: &str, dt: DataType, dims: &[Option<i64>]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|d| tensor_shape_proto::Dimension {
-            denotation: String::new(),
-            value: Some(match d {
-                None => tensor_shape_proto::dimension::Value::DimParam("N".into()),
-                Some(v) => tensor_shape_proto::dimension::Value::DimValue(*v),
-            }),
-        })
-        .collect();
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            denotation: String::new(),
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: dt as i32,
-                shape: Some(TensorShapeProto { dim }),
-            })),
-        }),
-        doc_string: String::new(),
-    }
 }
