@@ -4,6 +4,7 @@
 //! process's windows over the same records, across a scorer crash and a NATS restart.
 
 mod common;
+mod live_support;
 mod stack_util;
 
 use std::collections::BTreeMap;
@@ -375,4 +376,169 @@ fn seed_000_simulator_json_is_scored() {
     });
     assert!(alerted.is_some(), "no alert logged: {}", sc.stderr());
     assert!(sc.stderr().contains("bad message"), "{}", sc.stderr());
+}
+
+/// Host rows of a live `--rows-out` CSV, keyed like the scorer's (window end in ns,
+/// rounded to the millisecond the CSV's float seconds can carry).
+fn csv_host_rows(path: &Path) -> Rows {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            if f[1] == "*" {
+                return None;
+            }
+            let end_ms = (f[0].parse::<f64>().unwrap() * 1e3).round() as u64;
+            let vals = f[3..].iter().map(|v| v.parse::<f64>().unwrap()).collect();
+            Some(((end_ms * 1_000_000, f[1].to_string()), vals))
+        })
+        .collect()
+}
+
+/// `workbench live --simulate ... --publish`: a live pipeline is also a sensor. A
+/// scorer over the real nats-server computes the same host windows as the live
+/// process computed locally (its hidden --rows-out), and the sensor saw every batch
+/// acknowledged.
+#[test]
+fn live_publish_feeds_a_scorer_with_the_same_windows() {
+    if !nats_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _nats = nats_server(&dir.path().join("js"), port);
+    let url = format!("nats://127.0.0.1:{port}");
+    let rows = dir.path().join("scorer.jsonl");
+    let local = dir.path().join("live.csv");
+    let summary = dir.path().join("summary.json");
+    let mut sc = scorer(&url, 0, 1, 1, &rows);
+    let mut c = bin();
+    c.args([
+        "live",
+        "--simulate",
+        "portscan",
+        "--seconds",
+        "5",
+        "--seed",
+        "11",
+    ])
+    .args([
+        "--publish",
+        &url,
+        "--sensor-id",
+        "edge-live",
+        "--shards",
+        "4",
+    ])
+    .args(["--notify-console", "--listen", "127.0.0.1:0"])
+    .args(["--max-hosts", &MAX_HOSTS.to_string()])
+    .args(["--max-keys-per-host", &MAX_KEYS.to_string()])
+    .arg("--rows-out")
+    .arg(&local)
+    .arg("--summary-out")
+    .arg(&summary);
+    let mut live = Proc::spawn("live --publish", c);
+    wait_exit(&mut live, 60);
+    let st = json_line(&wait_exit(&mut sc, 60));
+    eprintln!("scorer: {st}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let p = &s["engine"]["publish"];
+    eprintln!("sensor: {p}");
+    assert_eq!(p["unacknowledged"], 0, "{p}");
+    assert_eq!(p["dropped_batches"], 0, "{p}");
+    assert_eq!(
+        p["records"], s["engine"]["engine"]["packets"],
+        "every packet the live engine saw was published"
+    );
+    assert_eq!(st["late_packets"], 0);
+    let want = csv_host_rows(&local);
+    assert!(want.len() > 20, "too few rows: {}", want.len());
+    let (got, dup) = read_rows(&[&rows]);
+    assert_eq!(dup, 0);
+    let got: Rows = got
+        .into_iter()
+        .map(|((end, h), v)| (((end + 500_000) / 1_000_000 * 1_000_000, h), v))
+        .collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "different windows"
+    );
+    for (k, v) in &want {
+        let g = &got[k];
+        assert_eq!(g.len(), v.len(), "{k:?}");
+        for (a, b) in g.iter().zip(v) {
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                "row {k:?}: scorer {g:?} vs live {v:?}"
+            );
+        }
+    }
+}
+
+/// `serve --nats --alertmanager`: the scorer's alerts go through the live pipeline's
+/// tracker and client to a real Alertmanager, which notifies its webhook (firing, then
+/// resolved when the scorer ends), labelled like `workbench live`'s alerts.
+#[test]
+fn scorer_alerts_reach_a_real_alertmanager() {
+    if !nats_ok() {
+        return;
+    }
+    let hook = live_support::Webhook::start();
+    let Some(am) = live_support::Alertmanager::start(free_port(), &hook.addr) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _nats = nats_server(&dir.path().join("js"), port);
+    let url = format!("nats://127.0.0.1:{port}");
+    let rows = dir.path().join("rows.jsonl");
+    let mut c = bin();
+    c.args(["serve", "--nats", &url, "--shards", "4", "--exit-on-end"])
+        .args(["--sensor-idle", "120", "--alertmanager", &am.url()])
+        .arg("--rows-out")
+        .arg(&rows);
+    let mut sc = Proc::spawn("scorer", c);
+    let s1 = sensor_args("portscan", 11, 8);
+    let mut a = sensor(&url, "edge-a", &s1, &[]);
+    wait_exit(&mut a, 60);
+    let st = json_line(&wait_exit(&mut sc, 60));
+    eprintln!("scorer: {st}");
+    assert!(
+        st["alerts"].as_u64().unwrap() > 0,
+        "no window alerted: {st}"
+    );
+    let d = &st["alertmanager"];
+    assert_eq!(d["undelivered"], 0, "{d}");
+    assert!(d["delivery"]["posts_ok"].as_u64().unwrap() > 0, "{d}");
+    let attacker = live_support::scan_attacker(11, 8.0);
+    let pick = |status: &str| {
+        hook.alerts().into_iter().find(|x| {
+            live_support::label(x, "src") == attacker
+                && live_support::label(x, "threat_type") == "port_scan"
+                && x["status"] == status
+        })
+    };
+    let firing = wait_for(Duration::from_secs(15), || pick("firing")).unwrap_or_else(|| {
+        panic!(
+            "no firing port_scan alert for {attacker}: {:?}",
+            hook.alerts()
+        )
+    });
+    assert_eq!(
+        live_support::label(&firing, "alertname"),
+        "AnomalyScoreHigh"
+    );
+    assert!(
+        live_support::label(&firing, "instance").contains("scorer-0-of-1"),
+        "{firing}"
+    );
+    // The scorer resolved its alerts on exit.
+    assert!(
+        wait_for(Duration::from_secs(15), || pick("resolved")).is_some(),
+        "no resolved notification: {:?}",
+        hook.alerts()
+    );
 }

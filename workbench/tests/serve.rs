@@ -12,9 +12,24 @@ use std::time::Duration;
 use common::{bin, missing};
 use stack_util::*;
 
+/// A fresh --model-dir per server (the online model must not land in the source tree).
+fn model_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "wb-serve-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
 fn start_serve(extra: &[&str]) -> (Proc, SocketAddr) {
     let mut c = bin();
     c.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+    if !extra.contains(&"--model-dir") {
+        c.arg("--model-dir").arg(model_dir());
+    }
     let mut p = Proc::spawn("workbench serve", c);
     let a = p.listening(Duration::from_secs(20));
     (p, a)
@@ -32,7 +47,19 @@ fn detect_answers_the_seed_003_example() {
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["threat_detected"], true);
-    assert_eq!(v["threat_types"], serde_json::json!(["port_scan", "ddos"]));
+    // The rules name the attacks first; the online ensemble (synthetic benign baseline)
+    // may add its own ml_*_risk level after them.
+    let types = v["threat_types"].as_array().unwrap();
+    assert_eq!(
+        &types[..2],
+        &[serde_json::json!("port_scan"), serde_json::json!("ddos")]
+    );
+    assert!(
+        types[2..].iter().all(|t| t
+            .as_str()
+            .is_some_and(|t| t.starts_with("ml_") && t.ends_with("_risk"))),
+        "{body}"
+    );
     let c = v["confidence"].as_f64().unwrap();
     assert!(c > 0.5 && c <= 1.0, "{c}");
     let (code, body) = post_json(
@@ -307,4 +334,121 @@ fn every_dashboard_query_returns_data() {
         v["threat_detected"].is_boolean() && v["threat_types"].is_array(),
         "{body}"
     );
+}
+
+const BENIGN: &str = r#"{"packets_per_second":90,"bytes_per_second":60000,"unique_ips":6,"unique_ports":5,"tcp_ratio":0.8,"syn_packets":4}"#;
+const ODD: &str = r#"{"packets_per_second":90000,"bytes_per_second":900,"unique_ips":900,"unique_ports":3000,"tcp_ratio":0.01,"syn_packets":2}"#;
+
+fn field(body: &str, k: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v[k].clone()
+}
+
+/// Seed 003's unsupervised loop: POST /train retrains on the /detect samples and
+/// persists a model that loads; after training on benign samples an anomalous sample
+/// scores above a benign one (ml_*_risk threat, metric counted); /detect keeps
+/// answering while /train runs.
+#[test]
+fn train_persists_a_model_and_the_ensemble_ranks_anomalies_higher() {
+    let dir = model_dir();
+    let d = dir.to_str().unwrap().to_string();
+    let (_p, a) = start_serve(&["--model-dir", &d, "--retrain-interval", "0"]);
+    // The synthetic baseline exists before any training.
+    let path = dir.join("model.json");
+    let baseline = std::fs::read(&path).expect("baseline model written at start");
+    // Benign samples with a little variety, as a quiet network would send.
+    for i in 0..150 {
+        let b = format!(
+            r#"{{"packets_per_second":{},"bytes_per_second":{},"unique_ips":{},"unique_ports":{},"tcp_ratio":{},"syn_packets":{}}}"#,
+            80 + i % 23,
+            50_000 + (i * 977) % 20_000,
+            4 + i % 5,
+            3 + i % 6,
+            0.75 + (i % 10) as f64 / 100.0,
+            2 + i % 4
+        );
+        let (code, body) = post_json(a, "/detect", &b).unwrap();
+        assert_eq!(code, 200, "{body}");
+    }
+    // /detect during /train: every request answers 200.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let hammer = std::thread::spawn(move || {
+        let mut n = 0;
+        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+            let (code, body) = post_json(a, "/detect", BENIGN).unwrap();
+            assert_eq!(code, 200, "{body}");
+            n += 1;
+        }
+        n
+    });
+    let (code, body) = post_json(a, "/train", "").unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let during = hammer.join().expect("a /detect failed during /train");
+    eprintln!("train: {body}; {during} /detect answered meanwhile");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(field(&body, "status"), "success");
+    assert!(field(&body, "samples").as_u64().unwrap() >= 150);
+    assert_eq!(field(&body, "baseline_used"), false);
+    assert!(during > 0);
+    // The persisted model is valid JSON, changed, and loads.
+    let text = std::fs::read(&path).unwrap();
+    assert_ne!(text, baseline, "the model file was not replaced");
+    serde_json::from_slice::<serde_json::Value>(&text).expect("model.json is JSON");
+    let m = workbench::model::unsupervised::UnsupervisedModel::load(&path).expect("loads");
+    assert_eq!(m.feature_names.len(), 6);
+    let (_, b) = post_json(a, "/detect", BENIGN).unwrap();
+    let (_, o) = post_json(a, "/detect", ODD).unwrap();
+    eprintln!("benign: {b}\nodd: {o}");
+    let (mb, mo) = (
+        field(&b, "ml_score").as_f64().unwrap(),
+        field(&o, "ml_score").as_f64().unwrap(),
+    );
+    assert!(mo > mb, "anomalous {mo} not above benign {mb}");
+    assert!(field(&o, "confidence").as_f64().unwrap() > field(&b, "confidence").as_f64().unwrap());
+    let types = field(&o, "threat_types");
+    assert!(
+        types.as_array().unwrap().iter().any(|t| t
+            .as_str()
+            .is_some_and(|t| t.starts_with("ml_") && t.ends_with("_risk"))),
+        "{o}"
+    );
+    let (_, metrics) = get(a, "/metrics").unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ml_detector_threats_total{") && l.contains("_risk\"")),
+        "{metrics}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The background loop retrains on its own (--retrain-interval) and reloads a
+/// persisted model at the next start.
+#[test]
+fn background_retraining_replaces_the_model() {
+    let dir = model_dir();
+    let d = dir.to_str().unwrap().to_string();
+    let path = dir.join("model.json");
+    {
+        let (_p, a) = start_serve(&["--model-dir", &d, "--retrain-interval", "1"]);
+        let first = std::fs::read(&path).unwrap();
+        for _ in 0..30 {
+            post_json(a, "/detect", BENIGN).unwrap();
+        }
+        let changed = wait_for(Duration::from_secs(20), || {
+            (std::fs::read(&path).ok()? != first).then_some(())
+        });
+        assert!(changed.is_some(), "no retraining within 20 s");
+    }
+    let saved = std::fs::read(&path).unwrap();
+    let (_p, a) = start_serve(&["--model-dir", &d, "--retrain-interval", "0"]);
+    let (code, _) = post_json(a, "/detect", BENIGN).unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        saved,
+        "a restart must load, not refit"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

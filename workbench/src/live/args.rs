@@ -103,6 +103,30 @@ pub struct AlertArgs {
     /// Write a JSON summary of the run (counters, alerts, delays) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_out: Option<PathBuf>,
+    /// Also be a sensor: publish every packet record to this NATS JetStream server
+    /// (`nats://HOST:4222`), for `workbench serve --nats` scorers.
+    #[arg(long, env = "NATS_URL", value_name = "URL")]
+    pub publish: Option<String>,
+    /// Subject prefix of the published records (shards are `<subject>.<n>`).
+    #[arg(long, default_value = crate::stack::nats::DEFAULT_SUBJECT, requires = "publish")]
+    pub subject: String,
+    /// Sensor id (unique per sensor; dedup ids and watermarks carry it)
+    /// [default: the host name].
+    #[arg(
+        long,
+        env = "WORKBENCH_SENSOR_ID",
+        value_name = "ID",
+        requires = "publish"
+    )]
+    pub sensor_id: Option<String>,
+    /// Number of shards (every sensor and scorer must agree).
+    #[arg(
+        long,
+        default_value_t = 16,
+        env = "WORKBENCH_SHARDS",
+        requires = "publish"
+    )]
+    pub shards: u16,
 }
 
 /// `workbench live` options.

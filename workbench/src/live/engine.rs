@@ -14,6 +14,14 @@ use crate::http::{HostScore, LiveStatus, Metrics};
 use crate::table::TableWriter;
 
 use super::source::{Msg, SourceCounters};
+use crate::stack::nats::Publisher;
+
+/// How often a sensor (`--publish`) sends its pending batches and watermark heartbeats:
+/// often enough that scorers close windows within a fraction of a second, rarely
+/// enough that batches stay large.
+const PUBLISH_FLUSH: Duration = Duration::from_millis(200);
+/// How long the end of a run waits for JetStream to acknowledge the last batches.
+const PUBLISH_FINISH: Duration = Duration::from_secs(10);
 
 /// Hosts kept in the `/stats` snapshot.
 const TOP_KEEP: usize = crate::http::MAX_TOP;
@@ -47,6 +55,8 @@ pub struct EngineOutcome {
     pub rows_written: Option<u64>,
     /// The source's or the table writer's error, if any.
     pub error: Option<String>,
+    /// `--publish`: the sensor's counters and the batches JetStream never acknowledged.
+    pub publish: Option<serde_json::Value>,
 }
 
 struct LiveSink<'a> {
@@ -106,6 +116,19 @@ impl RowSink for LiveSink<'_> {
     }
 }
 
+/// An alert's `detail`: seed 000's detail, plus seed 003's rule inputs (shared by live
+/// runs and the NATS scorer so both alert alike).
+pub fn alert_detail(values: &[f64]) -> String {
+    format!(
+        "rate={:.1}, uniq_dports={}, pps={:.0}, unique_ports={}, syn_packets={}",
+        value(values, F::ConnRate),
+        value(values, F::UniqDports),
+        value(values, F::PacketsPerSecond),
+        value(values, F::UniquePorts),
+        value(values, F::SynPackets),
+    )
+}
+
 fn value(v: &[f64], f: F) -> f64 {
     v.get(f as usize).copied().unwrap_or(0.0)
 }
@@ -118,15 +141,7 @@ impl LiveSink<'_> {
         score: f64,
         row: RowRef<'_>,
     ) {
-        // Seed 000's detail, plus seed 003's rule inputs.
-        let detail = format!(
-            "rate={:.1}, uniq_dports={}, pps={:.0}, unique_ports={}, syn_packets={}",
-            value(row.values, F::ConnRate),
-            value(row.values, F::UniqDports),
-            value(row.values, F::PacketsPerSecond),
-            value(row.values, F::UniquePorts),
-            value(row.values, F::SynPackets),
-        );
+        let detail = alert_detail(row.values);
         let new = match self.shared.tracker.lock() {
             Ok(mut t) => t.observe(
                 Instant::now(),
@@ -176,6 +191,7 @@ pub fn run_engine(
     threshold: f64,
     shared: Shared,
     rows_out: Option<TableWriter>,
+    mut publisher: Option<Publisher>,
 ) -> EngineOutcome {
     let mut sink = LiveSink {
         scorer,
@@ -194,6 +210,7 @@ pub fn run_engine(
     let mut last_rate = (Instant::now(), 0u64, 0u64);
     let mut late_seen = 0u64;
     let mut error = None;
+    let mut last_flush = Instant::now();
     loop {
         let msg = match rx.recv_timeout(Duration::from_millis(250)) {
             Ok(msg) => Some(msg),
@@ -212,10 +229,22 @@ pub fn run_engine(
             Some(Msg::Packets(pkts)) => {
                 m.fe_events_in.inc_by(pkts.len() as u64);
                 for p in &pkts {
+                    // Published before the local engine sees it, so a record the
+                    // local windows count is always on its way to the scorers too.
+                    if let Some(pb) = publisher.as_mut() {
+                        pb.publish(p);
+                    }
                     engine.push(p, &mut sink);
                 }
             }
-            Some(Msg::Watermark(ts)) => engine.advance_to(ts, &mut sink),
+            Some(Msg::Watermark(ts)) => {
+                // The source promises no later packet precedes `ts`: the scorers may
+                // close windows up to it although this sensor is idle.
+                if let Some(pb) = publisher.as_mut() {
+                    pb.advance_to(ts);
+                }
+                engine.advance_to(ts, &mut sink)
+            }
             Some(Msg::Restart) => engine.finish(&mut sink),
             Some(Msg::End(e)) => {
                 engine.finish(&mut sink);
@@ -239,6 +268,12 @@ pub fn run_engine(
             late_seen = late;
         }
         sink.publish(&engine);
+        if let Some(pb) = publisher.as_mut() {
+            if !end && last_flush.elapsed() >= PUBLISH_FLUSH {
+                pb.flush();
+                last_flush = Instant::now();
+            }
+        }
         // Capture rates over the last second.
         let now = Instant::now();
         let dt = now.duration_since(last_rate.0);
@@ -267,6 +302,25 @@ pub fn run_engine(
             break;
         }
     }
+    let publish = publisher.map(|pb| {
+        let stats = pb.stats();
+        let unacked = pb.finish(PUBLISH_FINISH);
+        if unacked > 0 {
+            let msg = format!(
+                "--publish: {unacked} batch(es) not acknowledged by JetStream within {}s",
+                PUBLISH_FINISH.as_secs()
+            );
+            error = Some(match error.take() {
+                Some(prev) => format!("{prev}; {msg}"),
+                None => msg,
+            });
+        }
+        let mut v = serde_json::to_value(&*stats).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("unacknowledged".into(), unacked.into());
+        }
+        v
+    });
     let mut rows_written = None;
     if let Some(w) = sink.rows_out.take() {
         match w.finish() {
@@ -286,5 +340,6 @@ pub fn run_engine(
         threat_rows: sink.threat_rows,
         rows_written,
         error,
+        publish,
     }
 }

@@ -180,6 +180,10 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
     let resolved_keep = secs("resolved-keep", spec.alert.resolved_keep)?;
     let max_backoff = secs("max-backoff", spec.alert.max_backoff)?;
     let grace = secs("shutdown-grace", spec.alert.shutdown_grace)?;
+    let publisher = match &spec.alert.publish {
+        Some(url) => Some(start_publisher(url, &spec.alert)?),
+        None => None,
+    };
     let client = match &spec.alertmanager {
         Some(url) => {
             let mut c = ClientConfig::new(url.clone());
@@ -255,7 +259,15 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
         let engine_thread = std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || {
-                let out = engine::run_engine(rx, engine, scorer.as_ref(), threshold, shared, rows_out);
+                let out = engine::run_engine(
+                    rx,
+                    engine,
+                    scorer.as_ref(),
+                    threshold,
+                    shared,
+                    rows_out,
+                    publisher,
+                );
                 let _ = done_tx.send(out);
             })
             .context("starting the engine thread")?;
@@ -317,6 +329,27 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
     })
 }
 
+/// `--publish`: the sensor side of the NATS scale-out (`stack::nats`).
+fn start_publisher(url: &str, a: &AlertArgs) -> Result<crate::stack::nats::Publisher> {
+    if a.shards == 0 {
+        bail!("--shards must be at least 1");
+    }
+    let id = match &a.sensor_id {
+        Some(id) => id.clone(),
+        // One sensor per host is the deployment (a DaemonSet): the host name is unique.
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "sensor-1".to_string()),
+    };
+    let mut cfg = crate::stack::nats::PublisherConfig::new(url, &id);
+    cfg.subject = a.subject.clone();
+    cfg.shards = a.shards;
+    crate::stack::nats::Publisher::start(cfg)
+        .with_context(|| format!("--publish {url}: cannot start the sensor"))
+}
+
 fn print_start(spec: &RunSpec, addr: SocketAddr, model: &str, threshold: f64) {
     eprintln!(
         "live pipeline: backend {}; endpoints http://{addr}/health /ready /stats /metrics",
@@ -324,6 +357,12 @@ fn print_start(spec: &RunSpec, addr: SocketAddr, model: &str, threshold: f64) {
     );
     for f in &spec.fallbacks {
         eprintln!("  fallback taken: {f}");
+    }
+    if let Some(url) = &spec.alert.publish {
+        eprintln!(
+            "  sensor: publishing packet records to {url} ({}.0..{})",
+            spec.alert.subject, spec.alert.shards
+        );
     }
     eprintln!(
         "  scoring with {model}, threshold {threshold}; alerts → {}{}",
@@ -345,6 +384,64 @@ pub fn write_json(path: &std::path::Path, v: &impl Serialize) -> Result<()> {
     // Atomic: a process killed mid-write leaves the old file or none, never half a file.
     crate::model::file::write_atomic(path, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The alert side of a pipeline (tracker → console and/or Alertmanager) running on the
+/// current tokio runtime: live runs and the NATS scorer (`serve --nats`) share it.
+pub struct AlertPipeline {
+    /// Feed host windows at or above the threshold here ([`AlertTracker::observe`]),
+    /// then `wake.notify_one()` when it returns true.
+    pub tracker: Arc<Mutex<AlertTracker>>,
+    /// Wakes the loop so a new alert goes out at once.
+    pub wake: Arc<tokio::sync::Notify>,
+    log: Arc<Mutex<Vec<AlertRecord>>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<(serde_json::Value, usize)>,
+}
+
+impl AlertPipeline {
+    /// Spawns the alert loop (must be called inside a tokio runtime).
+    pub fn spawn(
+        cfg: AlertConfig,
+        client: Option<AlertClient>,
+        console: bool,
+        metrics: Arc<Metrics>,
+        grace: Duration,
+    ) -> AlertPipeline {
+        let tracker = Arc::new(Mutex::new(AlertTracker::new(cfg)));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(alert_loop(AlertLoop {
+            tracker: tracker.clone(),
+            client,
+            console,
+            metrics,
+            wake: wake.clone(),
+            stop: stop_rx,
+            grace,
+            keep_firing: false,
+            log: log.clone(),
+            started: Instant::now(),
+            status: Arc::default(),
+        }));
+        AlertPipeline {
+            tracker,
+            wake,
+            log,
+            stop,
+            task,
+        }
+    }
+
+    /// Final round (firing alerts resolved, last deliveries within the grace time):
+    /// returns the delivery counters, the alerts left undelivered and every event.
+    pub async fn finish(self) -> (serde_json::Value, usize, Vec<AlertRecord>) {
+        let _ = self.stop.send(true);
+        let (delivery, undelivered) = self.task.await.unwrap_or((serde_json::Value::Null, 0));
+        let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+        (delivery, undelivered, log)
+    }
 }
 
 struct AlertLoop {
@@ -386,6 +483,7 @@ async fn alert_loop(mut a: AlertLoop) -> (serde_json::Value, usize) {
         let mut fresh = Vec::new();
         for ev in events {
             a.metrics.notifier_alerts.inc();
+            crate::alert::log_event(&ev);
             if a.console {
                 println!("{}", console_line(&ev));
             }
@@ -666,6 +764,13 @@ pub fn print_report(r: &RunReport, json: bool) -> Result<()> {
             String::new()
         }
     )?;
+    if let Some(p) = &e.publish {
+        writeln!(
+            out,
+            "published {} records in {} batches ({} bytes), {} unacknowledged",
+            p["records"], p["batches"], p["bytes"], p["unacknowledged"]
+        )?;
+    }
     if let Some(err) = &e.error {
         writeln!(out, "source error: {err}")?;
     }

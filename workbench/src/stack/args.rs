@@ -110,6 +110,18 @@ pub struct ServeArgs {
     /// Largest accepted request body, bytes (larger: 413).
     #[arg(long, default_value_t = super::serve::BODY_LIMIT, value_name = "BYTES")]
     pub max_body: usize,
+    /// Where the online unsupervised model (seed 003) is persisted.
+    #[arg(
+        long,
+        default_value = "models/online",
+        value_name = "DIR",
+        env = "MODEL_DIR"
+    )]
+    pub model_dir: std::path::PathBuf,
+    /// Retrain the online model every SECONDS on the last 1000 /detect samples (0: only
+    /// on POST /train).
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub retrain_interval: f64,
     #[command(flatten)]
     pub window: crate::cli::WindowArgs,
 }

@@ -13,6 +13,13 @@ use super::nats::{self, Publisher, PublisherConfig, ScorerConfig};
 use crate::eval::scorer_for;
 use crate::sources::{expand_inputs, SimSource};
 
+/// Scorer alert lifecycle, as `workbench live`'s defaults.
+const SCORER_RESEND: Duration = Duration::from_secs(30);
+const SCORER_RESOLVE_AFTER: Duration = Duration::from_secs(10);
+const SCORER_RESOLVED_KEEP: Duration = Duration::from_secs(300);
+/// On exit, wait at most this long to deliver the last (resolved) alerts.
+const SCORER_ALERT_GRACE: Duration = Duration::from_secs(5);
+
 /// Replays captures or a simulation to JetStream; prints the sensor's counters as JSON.
 pub fn publish(a: &PublishArgs) -> Result<()> {
     let Some(url) = &a.bus.nats else {
@@ -130,11 +137,50 @@ pub fn serve_nats(a: &ServeArgs) -> Result<()> {
                 alertmanager: a.alertmanager.clone(),
                 body_limit: a.max_body,
                 prometheus: a.prometheus.clone(),
+                model_dir: a.model_dir.clone(),
+                retrain_interval: Duration::from_secs_f64(if a.retrain_interval.is_finite() {
+                    a.retrain_interval.max(0.0)
+                } else {
+                    0.0
+                }),
             },
         )
     });
+    // The scorer's alerts: the live pipeline's tracker and delivery loop, towards
+    // --alertmanager (the /infer API posts its own alerts to the same URL).
+    let alert_client = match (&cfg, &a.alertmanager) {
+        (Some(_), Some(url)) => Some(crate::alert::AlertClient::new(
+            crate::alert::ClientConfig::new(url.clone()),
+        )?),
+        _ => None,
+    };
+    let alert_cfg = cfg.as_ref().map(|c| crate::alert::AlertConfig {
+        threshold: th,
+        resend_interval: SCORER_RESEND,
+        resolve_after: SCORER_RESOLVE_AFTER,
+        resolved_keep: SCORER_RESOLVED_KEEP,
+        instance: format!("{}-scorer-{}-of-{}", c.subject, c.index, c.scorers),
+        generator_url: a
+            .listen
+            .map(|l| format!("http://{l}/health"))
+            .unwrap_or_default(),
+    });
     let rt = super::web::runtime()?;
-    let st = rt.block_on(async move {
+    let (st, delivery) = rt.block_on(async move {
+        let pipeline = match (alert_cfg, alert_client) {
+            (Some(c), Some(client)) => Some(crate::live::AlertPipeline::spawn(
+                c,
+                Some(client),
+                false,
+                Arc::new(crate::http::Metrics::new()),
+                SCORER_ALERT_GRACE,
+            )),
+            _ => None,
+        };
+        let hooks = pipeline.as_ref().map(|p| nats::ScorerAlerts {
+            tracker: p.tracker.clone(),
+            wake: p.wake.clone(),
+        });
         let http = async move {
             match api {
                 Some((l, c)) => super::serve::serve_http(l, c).await,
@@ -143,16 +189,33 @@ pub fn serve_nats(a: &ServeArgs) -> Result<()> {
         };
         let scorer = async move {
             match cfg {
-                Some(c) => nats::run_scorer(c, Some((sc, th))).await,
+                Some(c) => nats::run_scorer(c, Some((sc, th)), hooks).await,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let r: Result<nats::ScorerStats> = tokio::select! {
             r = scorer => r,
             r = http => r.map(|()| Default::default()),
             _ = super::web::shutdown_signal() => Ok(Default::default()),
-        }
+        };
+        // Last round: firing alerts resolve, the queue drains (bounded by the grace).
+        let delivery = match pipeline {
+            Some(p) => {
+                let (d, undelivered, log) = p.finish().await;
+                Some(serde_json::json!({
+                    "delivery": d,
+                    "undelivered": undelivered,
+                    "events": log.len(),
+                }))
+            }
+            None => None,
+        };
+        r.map(|st| (st, delivery))
     })?;
-    writeln!(std::io::stdout(), "{}", serde_json::to_string(&st)?)?;
+    let mut out = serde_json::to_value(&st)?;
+    if let (Some(d), Some(o)) = (delivery, out.as_object_mut()) {
+        o.insert("alertmanager".into(), d);
+    }
+    writeln!(std::io::stdout(), "{}", serde_json::to_string(&out)?)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod cmd;
 pub mod nats;
+pub mod online;
 pub mod notify;
 pub mod serve;
 pub mod web;

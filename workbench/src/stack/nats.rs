@@ -408,6 +408,14 @@ pub struct ScorerStats {
     pub late_packets: u64,
 }
 
+/// Where the scorer's alerts go: the live pipeline's tracker (and through its loop, to
+/// Alertmanager), so a scorer alerts exactly like `workbench live`.
+#[derive(Clone)]
+pub struct ScorerAlerts {
+    pub tracker: Arc<std::sync::Mutex<crate::alert::AlertTracker>>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
 /// Per-row hook: scoring, alerting. Gets only rows the scorer owns.
 pub type RowHook<'a> = Box<dyn FnMut(RowRef<'_>) + Send + 'a>;
 
@@ -420,6 +428,7 @@ struct Pending {
 pub async fn run_scorer(
     cfg: ScorerConfig,
     scorer: Option<(Arc<dyn Scorer>, f64)>,
+    alerts: Option<ScorerAlerts>,
 ) -> Result<ScorerStats> {
     let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
@@ -689,6 +698,29 @@ pub async fn run_scorer(
                     let s = sc.score(row.values);
                     if s.value >= *th {
                         st.alerts += 1;
+                        if let Some(a) = &alerts {
+                            // A model gives a score only; the seed rules name the threat.
+                            let threat = crate::alert::threat_of(
+                                s.threat
+                                    .or_else(|| crate::eval::RulesScorer::explain(row.values)),
+                                s.value,
+                            );
+                            let new = match a.tracker.lock() {
+                                Ok(mut t) => t.observe(
+                                    Instant::now(),
+                                    std::time::SystemTime::now(),
+                                    h,
+                                    threat,
+                                    s.value,
+                                    crate::live::engine::alert_detail(row.values),
+                                    row.window_end_ns,
+                                ),
+                                Err(_) => false,
+                            };
+                            if new {
+                                a.wake.notify_one();
+                            }
+                        }
                         tracing::warn!(
                             src = %h,
                             score = s.value,

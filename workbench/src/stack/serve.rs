@@ -2,8 +2,9 @@
 //! seed 003's ml-detector (`POST /detect`), with `/health` and `/metrics`.
 //!
 //! `GET /detect/prom` reads the current `ebpf_*` values from a Prometheus
-//! (`--prometheus URL`) and runs the same rules. Not here yet: `POST /train` and the
-//! unsupervised ensemble (`ml_*_risk`, background retraining); see the issue-6 report.
+//! (`--prometheus URL`) and runs the same rules. `/detect` also scores with the online
+//! unsupervised ensemble (`super::online`: `ml_*_risk`), retrained by `POST /train` and
+//! every `--retrain-interval` seconds on the last 1000 `/detect` samples.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -51,6 +52,10 @@ pub struct ApiConfig {
     pub body_limit: usize,
     /// Prometheus base URL for `GET /detect/prom`.
     pub prometheus: Option<String>,
+    /// Where the online ensemble is persisted (`model.json`).
+    pub model_dir: std::path::PathBuf,
+    /// Background retraining period; zero disables the timer (`POST /train` still works).
+    pub retrain_interval: std::time::Duration,
 }
 
 struct Api {
@@ -61,6 +66,7 @@ struct Api {
     processing_s: Histogram,
     threats: Family<ThreatLabels, Counter>,
     alerts: Option<tokio::sync::Mutex<AlertClient>>,
+    online: Arc<super::online::Online>,
 }
 
 fn lat_buckets_ms() -> impl Iterator<Item = f64> {
@@ -68,7 +74,7 @@ fn lat_buckets_ms() -> impl Iterator<Item = f64> {
 }
 
 impl Api {
-    fn new(cfg: ApiConfig) -> Result<Self> {
+    fn new(cfg: ApiConfig, online: Arc<super::online::Online>) -> Result<Self> {
         let mut registry = Registry::default();
         let infer_ms = Histogram::new(lat_buckets_ms());
         registry.register(
@@ -108,6 +114,7 @@ impl Api {
             processing_s,
             threats,
             alerts,
+            online,
         })
     }
 
@@ -354,7 +361,22 @@ async fn detect_h(State(api): State<Arc<Api>>, h: HeaderMap, body: Bytes) -> Res
             "features must be finite, non-negative numbers",
         );
     }
-    let (hit, conf, types) = detect(&f);
+    let (hit, conf, mut types) = detect(&f);
+    // Rules first (they name the attack), then the ensemble: an unusual sample the
+    // rules miss still raises an ml_*_risk threat; confidence is the stronger of both.
+    let (ml_raw, risk) = api.online.score(&f);
+    let (ml, ml_risk) = if api.online.trained_locally() {
+        (ml_raw, risk)
+    } else {
+        // Baseline only: shown as ml_score, not acted on (see Online::trained_locally).
+        (0.0, None)
+    };
+    api.online.push(&f);
+    if let Some(t) = ml_risk {
+        types.push(t);
+    }
+    let hit = hit || ml_risk.is_some();
+    let conf = conf.max(ml);
     for t in &types {
         api.threats
             .get_or_create(&ThreatLabels {
@@ -366,10 +388,28 @@ async fn detect_h(State(api): State<Arc<Api>>, h: HeaderMap, body: Bytes) -> Res
     api.processing_s.observe(t0.elapsed().as_secs_f64());
     axum::Json(serde_json::json!({
         "threat_detected": hit,
+        "ml_score": (ml_raw * 1000.0).round() / 1000.0,
         "confidence": (conf * 1000.0).round() / 1000.0,
         "threat_types": types.iter().map(|t| t.name()).collect::<Vec<_>>(),
     }))
     .into_response()
+}
+
+/// `POST /train`: retrain the ensemble now (on a blocking thread; /detect keeps
+/// answering with the previous model until the new one is swapped in).
+async fn train_h(State(api): State<Arc<Api>>, h: HeaderMap) -> Response {
+    if !api.authorised(&h) {
+        return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let online = api.online.clone();
+    match tokio::task::spawn_blocking(move || online.train()).await {
+        Ok(Ok(v)) => axum::Json(v).into_response(),
+        Ok(Err(e)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+        Err(e) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("training failed: {e}"),
+        ),
+    }
 }
 
 /// The HTTP routes.
@@ -379,6 +419,7 @@ fn router(api: Arc<Api>) -> Router {
         .route("/infer", post(infer))
         .route("/detect", post(detect_h))
         .route("/detect/prom", get(detect_prom))
+        .route("/train", post(train_h))
         .route(
             "/metrics",
             get(|State(a): State<Arc<Api>>| async move {
@@ -396,7 +437,28 @@ fn router(api: Arc<Api>) -> Router {
 /// Serves the APIs on `listen` (prints `listening on ADDR`) until Ctrl-C/SIGTERM; a
 /// background task re-sends queued alerts while Alertmanager is down.
 pub async fn serve_http(listen: SocketAddr, cfg: ApiConfig) -> Result<()> {
-    let api = Arc::new(Api::new(cfg)?);
+    let dir = cfg.model_dir.clone();
+    let online = tokio::task::spawn_blocking(move || super::online::Online::open(&dir))
+        .await
+        .context("loading the online model")??;
+    let online = Arc::new(online);
+    let every = cfg.retrain_interval;
+    let api = Arc::new(Api::new(cfg, online.clone())?);
+    if !every.is_zero() {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let o = online.clone();
+                match tokio::task::spawn_blocking(move || o.train()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "retraining failed"),
+                    Err(e) => tracing::warn!(error = %e, "retraining panicked"),
+                }
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
