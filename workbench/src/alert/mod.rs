@@ -281,6 +281,32 @@ fn rfc3339_ns(ns: u64) -> String {
     rfc3339(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns))
 }
 
+/// Logs an alert event with structured fields (`src`, `threat_type`, `severity`,
+/// `score`, `state`), so `--log-format json` gives a log shipper one object per alert.
+pub fn log_event(ev: &AlertEvent) {
+    let (state, a) = match ev {
+        AlertEvent::Firing(a) => ("firing", a),
+        AlertEvent::Resolved(a) => ("resolved", a),
+    };
+    let l = |k: &str| a.labels.get(k).map(String::as_str).unwrap_or("");
+    let score: f64 = a
+        .annotations
+        .get("summary")
+        .and_then(|s| s.strip_prefix("score="))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN);
+    tracing::warn!(
+        target: "workbench::alert",
+        state,
+        src = l("src"),
+        threat_type = l("threat_type"),
+        severity = l("severity"),
+        score,
+        detail = a.annotations.get("detail").map(String::as_str).unwrap_or(""),
+        "alert {state}"
+    );
+}
+
 /// One line for the console notifier.
 pub fn console_line(ev: &AlertEvent) -> String {
     let (state, a, resolved) = match ev {
