@@ -31,10 +31,12 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval(&cli, a),
         Command::Train(a) => train(&cli, a),
         Command::Compare(a) => compare(&cli, a),
-        Command::Live(a) => workbench::live::run_live(a, cli.global.quiet)
-            .and_then(|r| live_exit(&cli, &r)),
-        Command::Replay(a) => workbench::live::run_replay(a, cli.global.quiet)
-            .and_then(|r| live_exit(&cli, &r)),
+        Command::Live(a) => {
+            workbench::live::run_live(a, cli.global.quiet).and_then(|r| live_exit(&cli, &r))
+        }
+        Command::Replay(a) => {
+            workbench::live::run_replay(a, cli.global.quiet).and_then(|r| live_exit(&cli, &r))
+        }
         Command::Demo(a) => workbench::live::run_demo(a, cli.global.quiet).map(|met| {
             if met {
                 ExitCode::SUCCESS
@@ -43,7 +45,9 @@ fn main() -> ExitCode {
             }
         }),
         Command::Kpi(a) => kpi(&cli, a),
-        Command::Notify(a) => workbench::stack::notify::run(a.listen, a.max_body).map(|()| ExitCode::SUCCESS),
+        Command::Notify(a) => {
+            workbench::stack::notify::run(a.listen, a.max_body).map(|()| ExitCode::SUCCESS)
+        }
         Command::Publish(a) => workbench::stack::cmd::publish(a).map(|()| ExitCode::SUCCESS),
         Command::Serve(a) => workbench::stack::cmd::serve_nats(a).map(|()| ExitCode::SUCCESS),
         Command::Datasets(a) => {

@@ -46,7 +46,11 @@ fn live_alerts_are_logged_as_json_objects_with_fields() {
         .find(|o| o["threat_type"] == "port_scan" && o["state"] == "firing")
         .unwrap_or_else(|| panic!("no firing port_scan alert logged: {alerts:#?}"));
     assert_eq!(scan["level"], "WARN");
-    assert!(scan["src"].as_str().unwrap().parse::<std::net::IpAddr>().is_ok());
+    assert!(scan["src"]
+        .as_str()
+        .unwrap()
+        .parse::<std::net::IpAddr>()
+        .is_ok());
     let score = scan["score"].as_f64().unwrap();
     assert!((0.5..=1.0).contains(&score), "score {score}");
     assert!(scan["timestamp"].is_string());

@@ -252,7 +252,13 @@ impl AlertTracker {
 /// How many re-send intervals a firing alert's `endsAt` lies ahead (Prometheus uses 4).
 const FIRING_ENDS_AFTER_RESENDS: u32 = 4;
 
-fn render(cfg: &AlertConfig, src: IpAddr, threat: ThreatType, e: &Entry, wall: SystemTime) -> Alert {
+fn render(
+    cfg: &AlertConfig,
+    src: IpAddr,
+    threat: ThreatType,
+    e: &Entry,
+    wall: SystemTime,
+) -> Alert {
     let labels = BTreeMap::from([
         ("alertname".to_string(), ALERT_NAME.to_string()),
         ("src".to_string(), src.to_string()),

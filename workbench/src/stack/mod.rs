@@ -5,8 +5,8 @@
 pub mod args;
 pub mod cmd;
 pub mod nats;
-pub mod online;
 pub mod notify;
+pub mod online;
 pub mod serve;
 pub mod web;
 pub mod wire;
