@@ -75,7 +75,7 @@ fn corrupt_capture_slo_and_throughput_are_measured() {
 }
 
 #[test]
-fn alert_slos_demo_onnx_and_xdp_kpis_run_against_real_services() {
+fn alert_nats_demo_onnx_and_xdp_kpis_run_against_real_services() {
     if common::missing_alertmanager() {
         return;
     }
@@ -89,7 +89,7 @@ fn alert_slos_demo_onnx_and_xdp_kpis_run_against_real_services() {
             "--json",
             "kpi",
             "--only",
-            "demo,slo.sigkill,onnx,ebpf",
+            "demo,slo.sigkill,slo.nats,onnx,ebpf",
             "--report",
         ])
         .arg(&report)
@@ -98,7 +98,12 @@ fn alert_slos_demo_onnx_and_xdp_kpis_run_against_real_services() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("kpi --json: {e}; stderr: {stderr}"));
-    for id in ["demo.alert_delay", "slo.sigkill_restart", "onnx.parity"] {
+    for id in [
+        "demo.alert_delay",
+        "slo.sigkill_restart",
+        "slo.nats_restart",
+        "onnx.parity",
+    ] {
         let k = kpi(&v, id);
         assert_eq!(k["outcome"]["status"], "pass", "{k:#}");
     }

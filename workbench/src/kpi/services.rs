@@ -204,3 +204,74 @@ pub fn alert_key(a: &Value) -> (String, String) {
     };
     (l("src"), l("threat_type"))
 }
+
+/// A nats-server with JetStream on a free loopback port and its own store directory.
+/// Killed on drop; `restart` brings it back on the same port and store.
+pub struct NatsServer {
+    bin: PathBuf,
+    pub port: u16,
+    store: PathBuf,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    pub fn start(bin: &Path, store: &Path) -> Result<NatsServer> {
+        std::fs::create_dir_all(store)?;
+        let mut n = NatsServer {
+            bin: bin.to_path_buf(),
+            port: free_port()?,
+            store: store.to_path_buf(),
+            child: None,
+        };
+        n.launch()?;
+        Ok(n)
+    }
+
+    fn launch(&mut self) -> Result<()> {
+        let child = Command::new(&self.bin)
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", self.bin.display()))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("nats-server did not listen on port {}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        self.launch()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
