@@ -605,6 +605,45 @@ fn demo(ctx: &Ctx) -> Vec<Kpi> {
     }
 }
 
+/// What the alert SLOs share: an Alertmanager routing to a webhook receiver, and the
+/// arguments of a real-time replay of a fresh simulation posting to it.
+struct ReplayAgainstAlertmanager {
+    hook: Webhook,
+    am: Alertmanager,
+    args: Vec<String>,
+}
+
+/// Simulates `(scenario, seconds, seed)` under `<report>/<tag>/sim`, starts Alertmanager
+/// and its webhook receiver, and returns `replay <capture> --speed 1x --alertmanager URL
+/// --listen 127.0.0.1:0 <extra>`.
+fn replay_against_alertmanager(
+    ctx: &Ctx,
+    bin: &Path,
+    tag: &str,
+    (scenario, seconds, seed): (&str, u32, u64),
+    extra: &[&str],
+) -> Result<ReplayAgainstAlertmanager> {
+    let sim = ctx.path(&format!("{tag}/sim"));
+    ctx.simulate(scenario, seconds, seed, &sim)?;
+    let hook = Webhook::start()?;
+    let am = Alertmanager::start(bin, &ctx.dir.join(format!("{tag}/alertmanager")), &hook)?;
+    let mut args: Vec<String> = vec!["replay".into(), format!("{sim}/capture.pcap")];
+    args.extend(
+        [
+            "--speed",
+            "1x",
+            "--alertmanager",
+            &am.url(),
+            "--listen",
+            "127.0.0.1:0",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string()),
+    );
+    Ok(ReplayAgainstAlertmanager { hook, am, args })
+}
+
 /// Alertmanager is killed shortly after a real-time replay of attacks starts and comes
 /// back 30 s later: every alert that fired while it was down must reach it (checked at
 /// its webhook receiver) within 10 s of its return.
@@ -616,31 +655,24 @@ fn alertmanager_outage(ctx: &Ctx) -> Vec<Kpi> {
         Ok(bin) => bin,
         Err(skip) => return skip,
     };
-    let sim = ctx.path("outage/sim");
     let summary = ctx.path("outage/summary.json");
     let mut cmd = String::from("workbench kpi --only slo.alertmanager_outage");
     let res = (|| -> Result<(String, bool)> {
-        ctx.simulate("mixed", 40, 2, &sim)?;
-        let hook = Webhook::start()?;
-        let mut am = Alertmanager::start(&bin, &ctx.dir.join("outage/alertmanager"), &hook)?;
-        let url = am.url();
-        let pcap = format!("{sim}/capture.pcap");
-        let args = [
-            "replay",
-            pcap.as_str(),
-            "--speed",
-            "1x",
-            "--alertmanager",
-            url.as_str(),
-            "--listen",
-            "127.0.0.1:0",
-            "--resend-interval",
-            "5",
-            "--max-backoff",
-            "2",
-            "--summary-out",
-            summary.as_str(),
-        ];
+        let ReplayAgainstAlertmanager { hook, mut am, args } = replay_against_alertmanager(
+            ctx,
+            &bin,
+            "outage",
+            ("mixed", 40, 2),
+            &[
+                "--resend-interval",
+                "5",
+                "--max-backoff",
+                "2",
+                "--summary-out",
+                &summary,
+            ],
+        )?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         cmd = format!(
             "{}   # Alertmanager killed 1 s in, restarted 30 s later",
             super::run::display(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -752,31 +784,24 @@ fn sigkill_restart(ctx: &Ctx) -> Vec<Kpi> {
         Ok(bin) => bin,
         Err(skip) => return skip,
     };
-    let sim = ctx.path("sigkill/sim");
     let summary = ctx.path("sigkill/summary.json");
     let mut cmd = String::from("workbench kpi --only slo.sigkill_restart");
     let res = (|| -> Result<(String, bool)> {
-        ctx.simulate("portscan", 15, 7, &sim)?;
-        let hook = Webhook::start()?;
-        let am = Alertmanager::start(&bin, &ctx.dir.join("sigkill/alertmanager"), &hook)?;
-        let url = am.url();
-        let pcap = format!("{sim}/capture.pcap");
-        let args = [
-            "replay",
-            pcap.as_str(),
-            "--speed",
-            "1x",
-            "--alertmanager",
-            url.as_str(),
-            "--listen",
-            "127.0.0.1:0",
-            "--resend-interval",
-            "2",
-            "--resolve-after",
-            "2",
-            "--summary-out",
-            summary.as_str(),
-        ];
+        let ReplayAgainstAlertmanager { hook, am, args } = replay_against_alertmanager(
+            ctx,
+            &bin,
+            "sigkill",
+            ("portscan", 15, 7),
+            &[
+                "--resend-interval",
+                "2",
+                "--resolve-after",
+                "2",
+                "--summary-out",
+                &summary,
+            ],
+        )?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         cmd = format!(
             "{}   # SIGKILLed after its first alert reached Alertmanager, then run again",
             super::run::display(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
