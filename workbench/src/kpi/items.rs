@@ -209,15 +209,11 @@ fn verdict(
 /// The Alertmanager binary, or the KPI skipped with the reason.
 fn alertmanager_or_skip(
     ctx: &Ctx,
-    (id, plan, title, target): (&str, &'static str, &str, &str),
+    spec: (&str, &'static str, &str, &str),
 ) -> std::result::Result<PathBuf, Vec<Kpi>> {
     ctx.alertmanager_bin.clone().ok_or_else(|| {
-        vec![skipped(
-            id,
-            plan,
-            title,
-            target,
-            &format!("workbench kpi --only {id}"),
+        vec![skip(
+            spec,
             "no Alertmanager binary (Debian package prometheus-alertmanager; or --alertmanager-bin)",
         )]
     })
@@ -882,27 +878,15 @@ fn xdp_scan(ctx: &Ctx) -> Vec<Kpi> {
         "XDP on lo, nmap -sS -p 1-2000 127.0.0.1",
         "backend xdp-*, port_scan alert for the scanner, lost events = 0",
     );
-    let (id, plan, title, target) = spec;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return vec![skipped(
-            id,
-            plan,
-            title,
-            target,
-            "sudo workbench kpi --only ebpf",
+        return vec![skip(
+            spec,
             "needs root (CAP_BPF + CAP_NET_ADMIN) to attach XDP",
         )];
     }
     let Some(nmap) = which("nmap") else {
-        return vec![skipped(
-            id,
-            plan,
-            title,
-            target,
-            "workbench kpi --only ebpf",
-            "nmap is not installed (Debian package nmap)",
-        )];
+        return vec![skip(spec, "nmap is not installed (Debian package nmap)")];
     };
     let summary = ctx.path("ebpf/summary.json");
     let args = [
@@ -981,15 +965,10 @@ fn onnx_parity(ctx: &Ctx) -> Vec<Kpi> {
         "shipped model: native vs ONNX (tract) on every window of a simulated scan",
         "max |difference| ≤ 1e-5",
     );
-    let (id, plan, title, target) = spec;
     let onnx = PathBuf::from("models/default.plain.onnx");
     if !onnx.is_file() {
-        return vec![skipped(
-            id,
-            plan,
-            title,
-            target,
-            "workbench kpi --only onnx",
+        return vec![skip(
+            spec,
             "models/default.plain.onnx not found: run the suite from the repository root",
         )];
     }
@@ -1068,14 +1047,9 @@ fn nats_restart(ctx: &Ctx) -> Vec<Kpi> {
         "scorer SIGKILL + restart, then nats-server restart, while a sensor publishes",
         "zero records lost: rows equal the undisturbed run's",
     );
-    let (id, plan, title, target) = spec;
     let Some(bin) = which("nats-server") else {
-        return vec![skipped(
-            id,
-            plan,
-            title,
-            target,
-            "workbench kpi --only slo.nats",
+        return vec![skip(
+            spec,
             "nats-server is not installed (Debian package nats-server)",
         )];
     };
@@ -1195,6 +1169,18 @@ fn nats_restart(ctx: &Ctx) -> Vec<Kpi> {
         ))
     })();
     verdict(spec, cmd, "nats/faults/rows.jsonl", res)
+}
+
+/// `spec`'s KPI skipped with the reason; reproduce with `workbench kpi --only <id>`.
+fn skip((id, plan, title, target): (&str, &'static str, &str, &str), why: &str) -> Kpi {
+    skipped(
+        id,
+        plan,
+        title,
+        target,
+        &format!("workbench kpi --only {id}"),
+        why,
+    )
 }
 
 /// A KPI that cannot run here, with the reason.
