@@ -80,6 +80,17 @@ impl PacketRecord {
             && self.tcp_flags & (tcp_flag::SYN | tcp_flag::ACK) == tcp_flag::SYN | tcp_flag::ACK
     }
 
+    /// True for a TCP segment with none of SYN, ACK, RST: the FIN, NULL and Xmas probes
+    /// of stealth scans (a normal stack sets ACK on everything after the SYN). Segments
+    /// without a parsed header (later fragments, truncated captures: ports 0) are not
+    /// counted, since their flags are unknown.
+    #[inline]
+    pub fn is_tcp_probe(&self) -> bool {
+        self.proto == ip_proto::TCP
+            && (self.src_port != 0 || self.dst_port != 0)
+            && self.tcp_flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST) == 0
+    }
+
     /// True for a TCP segment with RST set (closed port, refused or aborted connection).
     #[inline]
     pub fn is_rst(&self) -> bool {

@@ -156,6 +156,8 @@ pub(crate) struct Bucket {
     /// UDP packets sent to a (proto, port) not seen within the horizon.
     pub udp_new_out: u64,
     pub fragments: u64,
+    /// TCP packets sent with none of SYN, ACK, RST.
+    pub probe_out: u64,
     pub size_sum: u64,
     /// Sum of squared wire lengths (u64: overflows only past ~2^28 max-size packets
     /// in one hop for one entity).
@@ -185,6 +187,7 @@ impl Bucket {
         self.echo_out += o.echo_out;
         self.udp_new_out += o.udp_new_out;
         self.fragments += o.fragments;
+        self.probe_out += o.probe_out;
         self.size_sum += o.size_sum;
         self.size_sq_sum = self.size_sq_sum.wrapping_add(o.size_sq_sum);
         for i in 0..N_TRACKERS {

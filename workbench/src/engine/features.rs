@@ -54,4 +54,21 @@ pub(crate) fn compute(b: &Bucket, width_s: f64, out: &mut [f64]) {
     set(F::PktSizeMean, mean);
     set(F::PktSizeStd, var.sqrt());
     set(F::Fragments, b.fragments as f64);
+    let (po, pi) = (b.pkts_out as f64, b.pkts_in as f64);
+    set(F::ProbeOut, b.probe_out as f64);
+    set(F::SynOutShare, ratio(b.syn_out as f64, po));
+    set(F::ProbeOutShare, ratio(b.probe_out as f64, po));
+    set(F::DportSpread, ratio(d(Tracker::Dports), po));
+    set(F::NewDportShare, ratio(b.new_dports as f64, po));
+    set(F::DstHostSpread, ratio(d(Tracker::DstHosts), po));
+    set(F::SrcHostSpread, ratio(d(Tracker::SrcHosts), pi));
+    set(F::OutPktShare, ratio(po, pkts));
+    set(
+        F::AnsweredShare,
+        ratio(b.synack_in as f64, b.syn_out as f64).min(1.0),
+    );
+    set(F::RstInShare, ratio(b.rst_in as f64, pi));
+    set(F::UnreachInShare, ratio(b.unreach_in as f64, pi));
+    set(F::PktSizeOut, ratio(b.bytes_out as f64, po));
+    set(F::PktSizeIn, ratio(b.bytes_in as f64, pi));
 }

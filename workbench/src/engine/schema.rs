@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a feature's meaning, order or unit changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One base feature, computed for every window width.
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +64,21 @@ features! {
     PktSizeMean = "pkt_size_mean", "B", "mean wire length of packets sent and received";
     PktSizeStd = "pkt_size_std", "B", "population standard deviation of wire length";
     Fragments = "fragments", "pkt", "IP fragments sent plus received";
+    // Version 2: shape features. Ratios do not grow with the attack's rate or the
+    // link's speed, so a model trained on one network's volumes carries to another's.
+    ProbeOut = "probe_out", "pkt", "TCP packets sent with none of SYN, ACK, RST: FIN, NULL and Xmas scan probes (a normal stack sets ACK after the handshake)";
+    SynOutShare = "syn_out_share", "ratio", "syn_out / pkts_out";
+    ProbeOutShare = "probe_out_share", "ratio", "probe_out / pkts_out";
+    DportSpread = "dport_spread", "ratio", "uniq_dports / pkts_out: 1 when every packet sent goes to another port";
+    NewDportShare = "new_dport_share", "ratio", "destination ports first used in this window / pkts_out";
+    DstHostSpread = "dst_host_spread", "ratio", "uniq_dst_hosts / pkts_out: 1 when every packet sent goes to another host";
+    SrcHostSpread = "src_host_spread", "ratio", "uniq_src_hosts / pkts_in: 1 when every packet received comes from another host";
+    OutPktShare = "out_pkt_share", "ratio", "pkts_out / (pkts_out + pkts_in); 1 = send only";
+    AnsweredShare = "answered_share", "ratio", "synack_in / syn_out, capped at 1 (0 without SYNs sent)";
+    RstInShare = "rst_in_share", "ratio", "rst_in / pkts_in";
+    UnreachInShare = "unreach_in_share", "ratio", "icmp_unreach_in / pkts_in";
+    PktSizeOut = "pkt_size_out", "B", "mean wire length of packets sent";
+    PktSizeIn = "pkt_size_in", "B", "mean wire length of packets received";
 }
 
 /// Number of base features per width.

@@ -89,6 +89,74 @@ fn a_syn_scan_shows_at_scanner_and_victim() {
     assert_eq!(rows[1].entity, Entity::Host(ip(1)));
 }
 
+/// Schema v2: a FIN/NULL/Xmas scan counts as probes, and the ratios are the hand
+/// computed shares of one window (4 FIN probes and 2 SYNs to 6 ports, 1 SYN-ACK and 2
+/// RSTs back).
+#[test]
+fn stealth_probes_and_shape_ratios() {
+    let base = 1_000 * S;
+    let t = |i: u64| base + i * 10_000_000;
+    let fin_probe = |i: u64, port: u16, flags: u8| pkt(t(i), 1, 2, ip_proto::TCP, port, flags);
+    let mut pkts = vec![
+        fin_probe(0, 1, tcp_flag::FIN),
+        fin_probe(1, 2, 0),
+        fin_probe(2, 3, tcp_flag::FIN | tcp_flag::PSH | tcp_flag::URG),
+        fin_probe(3, 4, tcp_flag::FIN),
+        fin_probe(4, 5, tcp_flag::SYN),
+        fin_probe(5, 6, tcp_flag::SYN),
+    ];
+    let mut answer = |i: u64, flags: u8| {
+        let mut p = pkt(t(i), 2, 1, ip_proto::TCP, 40000, flags);
+        p.src_port = 80;
+        pkts.push(p);
+    };
+    answer(6, tcp_flag::SYN | tcp_flag::ACK);
+    answer(7, tcp_flag::RST | tcp_flag::ACK);
+    answer(8, tcp_flag::RST);
+    // A later fragment (no TCP header, ports 0) is not a probe.
+    let mut frag = pkt(t(9), 1, 2, ip_proto::TCP, 0, 0);
+    (frag.src_port, frag.fragment) = (0, true);
+    pkts.push(frag);
+    let rows = run(WindowConfig::default(), &pkts);
+    let schema = FeatureSchema::for_widths(&[2.0]);
+    let scanner = rows
+        .iter()
+        .find(|r| r.entity == Entity::Host(ip(1)) && r.window_end_ns == base + S / 2)
+        .unwrap();
+    let v = |n: &str| val(&schema, scanner, n);
+    assert_eq!(v("pkts_out"), 7.0);
+    assert_eq!(v("probe_out"), 4.0);
+    assert_eq!(v("probe_out_share"), 4.0 / 7.0);
+    assert_eq!(v("syn_out_share"), 2.0 / 7.0);
+    assert_eq!(v("uniq_dports"), 6.0);
+    assert_eq!(v("dport_spread"), 6.0 / 7.0);
+    assert_eq!(v("new_dport_share"), 6.0 / 7.0);
+    assert_eq!(v("dst_host_spread"), 1.0 / 7.0);
+    assert_eq!(v("out_pkt_share"), 0.7);
+    assert_eq!(v("answered_share"), 0.5);
+    assert_eq!(v("rst_in_share"), 2.0 / 3.0);
+    assert_eq!(v("unreach_in_share"), 0.0);
+    let out_bytes: f64 = pkts
+        .iter()
+        .filter(|p| p.src == ip(1))
+        .map(|p| p.wire_len as f64)
+        .sum();
+    assert_eq!(v("pkt_size_out"), out_bytes / 7.0);
+    let victim = rows
+        .iter()
+        .find(|r| r.entity == Entity::Host(ip(2)) && r.window_end_ns == base + S / 2)
+        .unwrap();
+    assert_eq!(val(&schema, victim, "src_host_spread"), 1.0 / 7.0);
+    assert_eq!(val(&schema, victim, "probe_out"), 0.0);
+    // A ratio of an absent count is 0, and nothing is NaN.
+    assert_eq!(val(&schema, victim, "syn_out_share"), 0.0);
+    assert!(scanner
+        .values
+        .iter()
+        .chain(&victim.values)
+        .all(|x| x.is_finite()));
+}
+
 #[test]
 fn repeated_keys_in_different_hops_count_once() {
     let pkts = [

@@ -345,6 +345,8 @@ fn count_sent_flags(b: &mut Bucket, pkt: &PacketRecord) {
     }
     if pkt.is_rst() {
         b.rst_out += 1;
+    } else if pkt.is_tcp_probe() {
+        b.probe_out += 1;
     }
     if pkt.is_icmp_echo_request() {
         b.echo_out += 1;

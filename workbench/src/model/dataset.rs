@@ -4,7 +4,7 @@
 //! its host and its label from the same [`Labeler`] the evaluation uses, so a model is
 //! trained on exactly what `eval` scores. The global row is not kept (it is never
 //! scored). Memory: `4 × features + ~40` bytes a row (about 160 MB per million rows of
-//! the default 30 features).
+//! the default 43 features).
 
 use std::net::IpAddr;
 

@@ -322,6 +322,15 @@ pub(crate) fn check_same_schema(
     engine: &FeatureSchema,
 ) -> Result<()> {
     let theirs = engine.fingerprint();
+    if trained.version != engine.version {
+        bail!(
+            "the model was trained on feature schema version {} ({fingerprint}, {} columns) but this workbench computes version {} ({theirs}, {} columns): the features differ, not only the windows; retrain the model with this workbench",
+            trained.version,
+            trained.len(),
+            engine.version,
+            engine.len()
+        );
+    }
     if theirs != fingerprint {
         bail!(
             "the model was trained on feature schema {} ({} columns, windows {:?} s) but the engine computes schema {} ({} columns, windows {:?} s); evaluate with the model's window settings (--window {}) or retrain it",

@@ -3,7 +3,7 @@
 //!
 //! Why not linfa-logistic (named by the issue): it needs ndarray 0.16 and argmin while
 //! the workspace is on ndarray 0.17 (a second copy of ndarray plus linfa, argmin and
-//! their dependencies on a 2-core build), and with ~30 columns the exact Newton step
+//! their dependencies on a 2-core build), and with ~40 columns the exact Newton step
 //! costs one pass over the rows and a 31×31 Cholesky solve: a few iterations reach the
 //! optimum that L-BFGS approximates, deterministically.
 //!
