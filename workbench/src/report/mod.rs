@@ -254,7 +254,7 @@ fn timeline(path: &Path, run: &ModelRun<'_>) -> Result<()> {
 }
 
 /// Merges overlapping intervals so that shading does not darken where episodes stack
-/// (a DDoS has one episode per bot).
+/// (labels from other tools may have one episode per DDoS bot).
 fn merge_intervals(mut v: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     v.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out: Vec<(f64, f64)> = Vec::new();

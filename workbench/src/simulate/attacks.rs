@@ -447,21 +447,25 @@ fn ddos(p: &mut Planner<'_>, start: u64, end: u64) {
             p.intensity
         ),
     };
-    for b in &bots {
-        let slack = if mode == DdosMode::Syn && b.resets {
-            p.slack(b.host, victim_host)
-        } else {
-            0
-        };
-        p.label(
-            AttackType::Ddos,
-            Some(b.host),
-            Some(victim_host),
-            b.start,
-            b.end + slack,
-            detail.clone(),
-        );
-    }
+    // One episode with attacker `*`, like the public captures' DDoS labels: a bot's own
+    // windows (a few packets a second to one port) look like any client retrying a busy
+    // server, so labelling each bot would teach a model to flag ordinary retries. The
+    // victim's windows are positive (see eval::labelling) and carry the attack.
+    let last_end = bots.iter().map(|b| b.end).max().unwrap_or(end);
+    let slack = bots
+        .iter()
+        .filter(|b| mode == DdosMode::Syn && b.resets)
+        .map(|b| p.slack(b.host, victim_host))
+        .max()
+        .unwrap_or(0);
+    p.label(
+        AttackType::Ddos,
+        None,
+        Some(victim_host),
+        start,
+        last_end + slack,
+        detail,
+    );
     let d = Ddos::new(mode, bots, victim, dport, (64, 1400));
     if let Some(first) = d.first() {
         p.queue.spawn(first, Box::new(d));

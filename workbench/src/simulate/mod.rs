@@ -243,7 +243,7 @@ impl Simulator {
     }
 
     /// The ground truth, known before any frame is produced: one episode per attack
-    /// (per bot for DDoS), sorted by start time. Start is the first attack packet; end
+    /// (DDoS and spoofed floods: attacker `*`, the victim), sorted by start time. Start is the first attack packet; end
     /// bounds the attacker's last packet (including its kernel's replies).
     pub fn episodes(&self) -> &[Episode] {
         &self.episodes
