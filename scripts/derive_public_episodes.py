@@ -25,6 +25,8 @@ TRUTH = [
     ("evilfingers-nmap/version_scan.pcap", "port_scan", "192.168.1.10", "192.168.1.25", "nmap -sV"),
     # The bounce scan reaches the victim from the FTP server it abuses (.10 is not in the capture).
     ("evilfingers-nmap/FTP_BOUNCE_SCAN.pcap", "port_scan", "192.168.1.15", "192.168.1.25", "nmap -b from 192.168.1.10 via this FTP server"),
+    # The bounce server does the probing: on the wire it scans 192.168.1.15 itself.
+    ("evilfingers-nmap/FTP_BOUNCE_SCAN.pcap", "port_scan", "192.168.1.25", "192.168.1.15", "the FTP server's bounced probes: for nmap -b it opens ~3000 connections to 192.168.1.15, so on the wire it is the scanner"),
     ("evilfingers-xscan/xscan_capture.pcap", "port_scan", "192.168.1.125", "192.168.1.120", "X-Scan vulnerability scan"),
     ("evilfingers-xprobe/xprobe_tcp_scan_filter.pcap", "port_scan", "192.168.1.20", "192.168.1.25", "xprobe2 TCP scan"),
     ("ppa/ftp-crack.pcap", "brute_force", "10.234.125.254", "10.121.70.151", "FTP password brute force"),
