@@ -22,7 +22,7 @@ fn train(dir: &Path, name: &str, seed: &str, export: bool) -> UnsupervisedOutcom
     let report = dir.join(format!("{name}-report"));
     let mut args = vec![
         "--dataset",
-        "mixed-21",
+        "portscan-21",
         "--algo",
         "unsupervised",
         "--out",
@@ -35,7 +35,29 @@ fn train(dir: &Path, name: &str, seed: &str, export: bool) -> UnsupervisedOutcom
     if export {
         args.extend(["--export", "onnx"]);
     }
-    train_unsupervised(&train_args(&args), &mixed(21, 120.0), None, true).expect("training works")
+    train_unsupervised(&train_args(&args), &portscan(21, 120.0), None, true)
+        .expect("training works")
+}
+
+/// A simulated port scan over most of `seconds` with the usual benign background: the
+/// time split's test part holds the scan's end and benign windows. (A DDoS victim, the
+/// attack at the end of mixed seed 21, is a poor test: its bots are negatives and just
+/// as unusual.)
+fn portscan(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
+    use workbench::simulate::{Scenario, SimConfig, Simulator};
+    let sim = SimConfig {
+        scenario: Scenario::Portscan,
+        seconds,
+        seed,
+        ..SimConfig::default()
+    };
+    workbench::datasets::Dataset {
+        name: format!("portscan-{seed}"),
+        description: format!("portscan, {seconds} s, seed {seed}"),
+        captures: Vec::new(),
+        episodes: Simulator::new(&sim).episodes().to_vec(),
+        simulations: vec![sim],
+    }
 }
 
 /// Real rows of another simulation (benign and attack windows).
@@ -83,12 +105,11 @@ fn trains_on_benign_windows_deterministically_and_scores_through_eval() {
     assert_eq!(m.model.lof.k, 20);
     assert!(m.threshold.fpr <= 0.01 + 1e-12, "{:?}", m.threshold);
     // The ensemble learns something on the simulation: attacks rank above benign (a
-    // random score has PR-AUC = base rate and ROC-AUC = 0.5; this split's test part is
-    // mostly flood windows, base rate ~0.68).
+    // random score has PR-AUC = base rate and ROC-AUC = 0.5).
     let auc = a.test.pr_auc.expect("test PR-AUC");
     let roc = a.test.roc_auc.expect("test ROC-AUC");
     eprintln!(
-        "mixed-21 test: PR-AUC {auc:.4} ROC-AUC {roc:.4} base rate {:.4}",
+        "portscan-21 test: PR-AUC {auc:.4} ROC-AUC {roc:.4} base rate {:.4}",
         a.test.base_rate
     );
     assert!(
