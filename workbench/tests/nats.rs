@@ -542,3 +542,24 @@ fn scorer_alerts_reach_a_real_alertmanager() {
         hook.alerts()
     );
 }
+
+/// The scorer's alert timings are flags like `workbench live`'s, checked before
+/// anything connects.
+#[test]
+fn scorer_alert_timings_are_validated_flags() {
+    let o = bin()
+        .args([
+            "serve",
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--resolve-after=-1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--resolve-after must be a non-negative number of seconds"),
+        "{err}"
+    );
+}

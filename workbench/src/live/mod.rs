@@ -168,13 +168,7 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
         Some(p) => Some(crate::table::TableWriter::create(p, engine.schema())?),
         None => None,
     };
-    let secs = |name: &str, v: f64| -> Result<Duration> {
-        if v.is_finite() && v >= 0.0 {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            bail!("--{name} must be a non-negative number of seconds, got {v}")
-        }
-    };
+    let secs = flag_secs;
     let resend = secs("resend-interval", spec.alert.resend_interval)?;
     let resolve_after = secs("resolve-after", spec.alert.resolve_after)?;
     let resolved_keep = secs("resolved-keep", spec.alert.resolved_keep)?;
@@ -775,4 +769,13 @@ pub fn print_report(r: &RunReport, json: bool) -> Result<()> {
         writeln!(out, "source error: {err}")?;
     }
     Ok(())
+}
+
+/// A command-line duration in seconds (`--name`): finite and not negative.
+pub(crate) fn flag_secs(name: &str, v: f64) -> Result<Duration> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        bail!("--{name} must be a non-negative number of seconds, got {v}")
+    }
 }

@@ -13,12 +13,6 @@ use super::nats::{self, Publisher, PublisherConfig, ScorerConfig};
 use crate::eval::scorer_for;
 use crate::sources::{expand_inputs, SimSource};
 
-/// Scorer alert lifecycle, as `workbench live`'s defaults.
-const SCORER_RESEND: Duration = Duration::from_secs(30);
-const SCORER_RESOLVE_AFTER: Duration = Duration::from_secs(10);
-const SCORER_RESOLVED_KEEP: Duration = Duration::from_secs(300);
-/// On exit, wait at most this long to deliver the last (resolved) alerts.
-const SCORER_ALERT_GRACE: Duration = Duration::from_secs(5);
 
 /// Replays captures or a simulation to JetStream; prints the sensor's counters as JSON.
 pub fn publish(a: &PublishArgs) -> Result<()> {
@@ -154,11 +148,18 @@ pub fn serve_nats(a: &ServeArgs) -> Result<()> {
         )?),
         _ => None,
     };
+    let secs = crate::live::flag_secs;
+    let (resend_interval, resolve_after, resolved_keep, grace) = (
+        secs("resend-interval", a.resend_interval)?,
+        secs("resolve-after", a.resolve_after)?,
+        secs("resolved-keep", a.resolved_keep)?,
+        secs("shutdown-grace", a.shutdown_grace)?,
+    );
     let alert_cfg = cfg.as_ref().map(|c| crate::alert::AlertConfig {
         threshold: th,
-        resend_interval: SCORER_RESEND,
-        resolve_after: SCORER_RESOLVE_AFTER,
-        resolved_keep: SCORER_RESOLVED_KEEP,
+        resend_interval,
+        resolve_after,
+        resolved_keep,
         instance: format!("{}-scorer-{}-of-{}", c.subject, c.index, c.scorers),
         generator_url: a
             .listen
@@ -173,7 +174,7 @@ pub fn serve_nats(a: &ServeArgs) -> Result<()> {
                 Some(client),
                 false,
                 Arc::new(crate::http::Metrics::new()),
-                SCORER_ALERT_GRACE,
+                grace,
             )),
             _ => None,
         };
