@@ -13,7 +13,6 @@ use super::nats::{self, Publisher, PublisherConfig, ScorerConfig};
 use crate::eval::scorer_for;
 use crate::sources::{expand_inputs, SimSource};
 
-
 /// Replays captures or a simulation to JetStream; prints the sensor's counters as JSON.
 pub fn publish(a: &PublishArgs) -> Result<()> {
     let Some(url) = &a.bus.nats else {
