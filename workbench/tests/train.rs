@@ -20,14 +20,14 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-/// Trains in-process on 150 s of mixed traffic (seed 21: about 31k host windows with
-/// attacks in every split), with row and column sampling so the seed matters.
+/// Trains in-process on six 40 s scenarios (seeds 21-26, attacks of every type in each
+/// split), with row and column sampling so the seed matters.
 fn train_small(dir: &Path, name: &str, extra: &[&str]) -> TrainOutcome {
     let out = dir.join(format!("{name}.wbm.json"));
     let report = dir.join(format!("{name}-report"));
     let mut args = vec![
         "--dataset",
-        "mixed-21",
+        "scenario-mix-21",
         "--out",
         out.to_str().unwrap(),
         "--report",
@@ -40,7 +40,7 @@ fn train_small(dir: &Path, name: &str, extra: &[&str]) -> TrainOutcome {
         "0.8",
     ];
     args.extend_from_slice(extra);
-    train_datasets(&train_args(&args), &mixed(21, 150.0), None, true).expect("training works")
+    train_datasets(&train_args(&args), &scenario_mix(21, 40.0), None, true).expect("training works")
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn model_file_round_trips_and_scores_like_the_trained_model() {
     assert_eq!(t.target_fpr, 0.01);
     assert!((0.0..=1.0).contains(&t.value) && t.fpr <= 0.01, "{t:?}");
     let tr = &loaded.training;
-    assert_eq!(tr.datasets, vec!["mixed-21".to_string()]);
+    assert_eq!(tr.datasets, vec!["scenario-mix-21".to_string()]);
     assert_eq!(tr.split.mode, "time");
     assert_eq!(tr.data_sha256.len(), 64);
     assert!(tr.data_sha256.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -207,20 +207,15 @@ fn training_is_deterministic_for_a_seed() {
     assert_eq!(a.model.training.data_sha256, c.model.training.data_sha256);
 }
 
+/// Issue 4's in-distribution target, PR-AUC >= 0.95 on a time-ordered split of
+/// simulated traffic, with the shipped model's recipe: `models/default-train.toml` (34
+/// captures of 90 s that all start at the same instant: every scenario at several
+/// intensities, six mixed, three benign), the default 60/20/20 split by time, so the
+/// test part holds the last 20% of every capture.
 #[test]
-fn train_cli_on_a_time_split_of_mixed_simulations_then_eval_on_public_samples() {
+fn train_cli_on_a_time_split_of_the_scenario_mix_then_eval_on_public_samples() {
     let tmp = tempfile::tempdir().unwrap();
-    // Three 200 s mixed simulations (about 1.6M host windows), generated on the fly.
-    let manifests = tmp.path().join("manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
-    let mut manifest =
-        String::from("description = \"three mixed simulations\"\nobtain = \"generated\"\n");
-    for seed in [21, 22, 23] {
-        manifest.push_str(&format!(
-            "\n[[simulations]]\nscenario = \"mixed\"\nseconds = 200\nseed = {seed}\n"
-        ));
-    }
-    std::fs::write(manifests.join("train-mixed.toml"), manifest).unwrap();
+    let manifests = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
     let model = tmp.path().join("mixed.wbm.json");
     let report = tmp.path().join("report");
     let started = std::time::Instant::now();
@@ -229,11 +224,28 @@ fn train_cli_on_a_time_split_of_mixed_simulations_then_eval_on_public_samples() 
         .args([
             "train",
             "--dataset",
-            "train-mixed",
+            "default-train",
             "--algo",
             "gbdt",
             "--json",
             "-q",
+        ])
+        // The shipped model's parameters (justfile DEFAULT_PARAMS).
+        .args([
+            "--depth",
+            "4",
+            "--min-child-weight",
+            "10",
+            "--subsample",
+            "0.8",
+        ])
+        .args([
+            "--colsample",
+            "0.5",
+            "--early-stopping",
+            "20",
+            "--positive-weight",
+            "sqrt",
         ])
         .arg("--out")
         .arg(&model)
@@ -243,7 +255,7 @@ fn train_cli_on_a_time_split_of_mixed_simulations_then_eval_on_public_samples() 
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let test_pr_auc = v["test"]["pr_auc"].as_f64().unwrap();
     eprintln!(
-        "train-mixed: {:.1} s wall (features {:.1} s, fit {:.1} s); rows {}; trees {}; validation PR-AUC {}; threshold {}; test PR-AUC {test_pr_auc:.4} (rules {}); test TPR at the model threshold {}",
+        "default-train: {:.1} s wall (features {:.1} s, fit {:.1} s); rows {}; trees {}; validation PR-AUC {}; threshold {}; test PR-AUC {test_pr_auc:.4} (rules {}); test TPR at the model threshold {}",
         started.elapsed().as_secs_f64(),
         v["timings"]["features_s"].as_f64().unwrap(),
         v["timings"]["fit_s"].as_f64().unwrap(),
@@ -254,8 +266,8 @@ fn train_cli_on_a_time_split_of_mixed_simulations_then_eval_on_public_samples() 
         v["rules_test"]["pr_auc"],
         v["test"]["at_model_threshold"]["tpr"],
     );
-    // Measured 0.987 (the issue's target is 0.95); the floor leaves margin.
-    assert!(test_pr_auc >= 0.9, "test PR-AUC {test_pr_auc}");
+    // Measured 0.973 (rules 0.191).
+    assert!(test_pr_auc >= 0.95, "test PR-AUC {test_pr_auc}");
     assert!(v["test"]["positives"].as_u64().unwrap() > 0);
     assert!(report.join("index.html").is_file());
     assert!(report.join("report.json").is_file());

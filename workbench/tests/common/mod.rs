@@ -77,6 +77,45 @@ pub fn mixed(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
     }
 }
 
+/// Several simulated scenarios of `seconds` each, all starting at the same instant
+/// (seeds `seed`, `seed + 1`, ...), as one dataset: a time split then finds every
+/// attack type in each part, unlike one mixed run whose attacks follow each other.
+#[allow(dead_code)]
+pub fn scenario_mix(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
+    use workbench::simulate::{Scenario, SimConfig, Simulator};
+    let scenarios = [
+        Scenario::Portscan,
+        Scenario::Synflood,
+        Scenario::Bruteforce,
+        Scenario::Udpflood,
+        Scenario::ConnectScan,
+        Scenario::Mixed,
+    ];
+    let sims: Vec<SimConfig> = scenarios
+        .iter()
+        .zip(seed..)
+        .map(|(&scenario, seed)| SimConfig {
+            scenario,
+            seconds,
+            seed,
+            ..SimConfig::default()
+        })
+        .collect();
+    workbench::datasets::Dataset {
+        name: format!("scenario-mix-{seed}"),
+        description: format!(
+            "{} scenarios, {seconds} s each, seeds from {seed}",
+            sims.len()
+        ),
+        captures: Vec::new(),
+        episodes: sims
+            .iter()
+            .flat_map(|c| Simulator::new(c).episodes().to_vec())
+            .collect(),
+        simulations: sims,
+    }
+}
+
 /// `workbench train ARGS` parsed the way the binary parses them.
 pub fn train_args(args: &[&str]) -> workbench::cli::TrainArgs {
     use clap::Parser;
