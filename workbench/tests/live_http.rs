@@ -48,7 +48,8 @@ fn endpoints_answer_and_refuse_bad_requests() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["model"], "rules");
 
-    // Wait until the scan has produced an alerting window.
+    // Wait until the scan has produced an alerting window and the capture counters
+    // (refreshed once a second) have been published.
     let t0 = Instant::now();
     let stats = loop {
         let (st, body) = get(&addr, "/stats?top=5");
@@ -57,7 +58,7 @@ fn endpoints_answer_and_refuse_bad_requests() {
         let alerting = v["top_hosts"]
             .as_array()
             .is_some_and(|h| h.iter().any(|x| x["alerting"] == true));
-        if alerting {
+        if alerting && v["capture"]["delivered"].as_u64().unwrap_or(0) > 0 {
             break v;
         }
         assert!(
