@@ -1,9 +1,11 @@
-//! Gradient-boosted trees: training with forust-ml, and our own plain tree ensemble.
+//! Gradient-boosted trees: our plain tree ensemble, its parameters, and training.
 //!
-//! forust-ml fits the trees (log loss, histogram splits, early stopping on the
-//! validation split). Its trees are then copied into [`TreeEnsemble`], which is what
-//! model files store, what [`super::GbdtScorer`] evaluates and what an ONNX exporter
-//! reads: nothing at scoring time depends on forust-ml.
+//! [`train`] fits the trees with our histogram trainer ([`super::hist_gbdt`]: log loss,
+//! histogram splits, early stopping on the validation split); forust-ml, the previous
+//! trainer, stays available for comparison ([`fit`], [`extract`]). Either way the trees
+//! end up in [`TreeEnsemble`], which is what model files store, what
+//! [`super::GbdtScorer`] evaluates and what an ONNX exporter reads: nothing at scoring
+//! time depends on a training library.
 //!
 //! Semantics of a [`TreeEnsemble`] (the same as forust-ml's and ONNX's `BRANCH_LT`):
 //! start at node 0 of each tree; at an inner node go to `left` when the feature value
@@ -92,7 +94,7 @@ impl Tree {
     /// The leaf value reached by a row whose value of column `f` is `get(f)`.
     /// Malformed trees (checked by [`TreeEnsemble::validate`]) end at 0.
     #[inline]
-    fn leaf_value(&self, get: &impl Fn(usize) -> f32) -> f64 {
+    pub(crate) fn leaf_value(&self, get: &impl Fn(usize) -> f32) -> f64 {
         let mut i = 0usize;
         // At most one step per node: children always come after their parent in a
         // validated tree, and the bound keeps an unvalidated one from looping.
@@ -411,13 +413,13 @@ pub struct Fitted {
     pub info: FitInfo,
 }
 
-/// Fits a booster on `train` rows, early-stopping on `validation` rows.
-pub fn fit(
+/// Checks the parameters and the splits, and returns the weight of a positive row.
+pub(crate) fn class_weight(
     data: &TrainingData,
     train: &[usize],
     validation: &[usize],
     params: &GbdtParams,
-) -> Result<Fitted> {
+) -> Result<f64> {
     params.validate()?;
     let positives = train.iter().filter(|&&i| data.is_positive(i)).count();
     let negatives = train.len() - positives;
@@ -429,11 +431,22 @@ pub fn fit(
     if validation.is_empty() {
         bail!("the validation split is empty");
     }
-    let positive_weight = match params.positive_weight {
+    Ok(match params.positive_weight {
         PositiveWeight::Balanced => negatives as f64 / positives as f64,
         PositiveWeight::Sqrt => (negatives as f64 / positives as f64).sqrt(),
         PositiveWeight::Fixed(w) => w,
-    };
+    })
+}
+
+/// Fits a forust-ml booster on `train` rows, early-stopping on `validation` rows (the
+/// previous trainer, kept for comparison: `WORKBENCH_GBDT_TRAINER=forust`).
+pub fn fit(
+    data: &TrainingData,
+    train: &[usize],
+    validation: &[usize],
+    params: &GbdtParams,
+) -> Result<Fitted> {
+    let positive_weight = class_weight(data, train, validation, params)?;
     let k = data.n_features();
     let x_train = column_major(data, train);
     let (y_train, w_train) = targets(data, train, positive_weight);
@@ -529,13 +542,20 @@ pub fn extract(b: &GradientBooster, n_features: usize, trees_kept: usize) -> Res
     Ok(e)
 }
 
-/// Fits on `train`, early-stops on `validation`, and returns our ensemble.
+/// Fits on `train`, early-stops on `validation`, and returns our ensemble: with our
+/// histogram trainer ([`super::hist_gbdt`]), or with forust-ml when the environment
+/// variable `WORKBENCH_GBDT_TRAINER` is `forust` (undocumented; for benchmarks).
 pub fn train(
     data: &TrainingData,
     train: &[usize],
     validation: &[usize],
     params: &GbdtParams,
 ) -> Result<(TreeEnsemble, FitInfo)> {
+    match std::env::var("WORKBENCH_GBDT_TRAINER").as_deref() {
+        Ok("forust") => {}
+        Ok("hist") | Err(_) => return super::hist_gbdt::train(data, train, validation, params),
+        Ok(other) => bail!("WORKBENCH_GBDT_TRAINER={other:?}: expected `hist` or `forust`"),
+    }
     let fitted = fit(data, train, validation, params)?;
     let e = extract(&fitted.booster, data.n_features(), fitted.info.trees_kept)?;
     Ok((e, fitted.info))

@@ -1,7 +1,7 @@
 //! Trained models: training data from the engine ([`dataset`]), time-ordered splits
-//! ([`split`]), gradient-boosted trees fitted with forust-ml and held in our own
-//! [`gbdt::TreeEnsemble`] ([`gbdt`]), model files ([`file`]), and the [`GbdtScorer`]
-//! that `eval` (and later live mode) score with.
+//! ([`split`]), gradient-boosted trees fitted by our histogram trainer ([`hist_gbdt`])
+//! and held in our own [`gbdt::TreeEnsemble`] ([`gbdt`]), model files ([`file`]), and
+//! the [`GbdtScorer`] that `eval` and live mode score with.
 //!
 //! `workbench train` (commands_train.rs) runs: collect → split → fit → threshold on the
 //! validation split → save → evaluate on the test split.
@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod file;
 pub mod forest;
 pub mod gbdt;
+pub mod hist_gbdt;
 pub mod logistic;
 pub mod onnx;
 pub mod shipped;

@@ -5,7 +5,7 @@
 //! Thresholds are `f32` values of the training data, or `f64::MAX` (written as `+inf`:
 //! `x < +inf` holds for every finite `f32` and fails for `+inf`, exactly like
 //! `f64::from(x) < f64::MAX`), so comparing in `f32` decides like the native `f64`
-//! comparison. Leaf values are `f32` widened by forust-ml, so they are exact too; only
+//! comparison. Leaf values are `f32` values widened by the trainer, so they are exact too; only
 //! the summation (`f32`, another order) differs from the native `f64` sum.
 
 use anyhow::{bail, Context, Result};
