@@ -172,13 +172,13 @@ pub struct EvalArgs {
     /// a labels.csv.
     #[arg(short, long, default_value = "synthetic", value_name = "NAME|DIR")]
     pub dataset: String,
-    /// Scorer: `rules` (seed 003), `formula` (seed 000), `default` (the trained model
-    /// shipped in models/ and built into the binary), a model file (`*.wbm.json`)
+    /// Scorer: `default` (the trained model shipped in models/ and built into the
+    /// binary), `rules` (seed 003), `formula` (seed 000), a model file (`*.wbm.json`)
     /// written by `workbench train`, or an ONNX model (`*.onnx`, from `train --export
     /// onnx`). ONNX runs with tract; WORKBENCH_ONNX_ENGINE=ort uses onnxruntime
     /// (builds with `--features ort`, library from ORT_DYLIB_PATH).
     /// --foreign-model accepts ONNX models without workbench metadata.
-    #[arg(short, long, default_value = "rules", value_name = "MODEL")]
+    #[arg(short, long, default_value = "default", value_name = "MODEL")]
     pub model: String,
     /// Accept an ONNX model without workbench metadata (XGBoost via onnxmltools,
     /// scikit-learn via skl2onnx with zipmap off): its input must be float [N, k] with
