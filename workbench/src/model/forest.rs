@@ -209,17 +209,7 @@ struct Best {
 
 impl Grower<'_> {
     fn leaf(&self, acc: Acc) -> Node {
-        Node {
-            leaf: true,
-            feature: 0,
-            threshold: 0.0,
-            left: 0,
-            right: 0,
-            missing_left: false,
-            leaf_value: if acc.w > 0.0 { acc.wp / acc.w } else { 0.0 },
-            gain: 0.0,
-            cover: acc.w,
-        }
+        Node::leaf(if acc.w > 0.0 { acc.wp / acc.w } else { 0.0 }, acc.w)
     }
 
     fn best_split(&self, rows: &[u32], parent: Acc, rng: &mut ChaCha8Rng) -> Option<Best> {

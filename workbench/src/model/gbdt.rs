@@ -567,10 +567,9 @@ pub fn forust_margins(b: &GradientBooster, data: &TrainingData, rows: &[usize]) 
     b.predict(&Matrix::new(&x, rows.len(), data.n_features()), false)
 }
 
-#[cfg(test)]
 impl Node {
-    /// A leaf with value `v` (test fixtures).
-    pub(crate) fn test_leaf(v: f64) -> Node {
+    /// A leaf adding `value` to the margin, over rows of hessian sum `cover`.
+    pub(crate) fn leaf(value: f64, cover: f64) -> Node {
         Node {
             leaf: true,
             feature: 0,
@@ -578,10 +577,16 @@ impl Node {
             left: 0,
             right: 0,
             missing_left: false,
-            leaf_value: v,
+            leaf_value: value,
             gain: 0.0,
-            cover: 0.0,
+            cover,
         }
+    }
+
+    /// A leaf with value `v` (test fixtures).
+    #[cfg(test)]
+    pub(crate) fn test_leaf(v: f64) -> Node {
+        Node::leaf(v, 0.0)
     }
 }
 

@@ -432,17 +432,7 @@ fn partition(b: &Binned, rows: &mut [u32], scratch: &mut [u32], s: &Split) -> us
 }
 
 fn leaf_node(value: f64, cover: f64) -> Node {
-    Node {
-        leaf: true,
-        feature: 0,
-        threshold: 0.0,
-        left: 0,
-        right: 0,
-        missing_left: false,
-        leaf_value: value,
-        gain: 0.0,
-        cover,
-    }
+    Node::leaf(value, cover)
 }
 
 /// A leaf's value: the Newton step, shrunk, rounded to `f32`.

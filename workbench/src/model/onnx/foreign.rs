@@ -224,17 +224,7 @@ fn convert_node(te: &NodeProto, width: usize) -> Result<(TreeEnsemble, Aggregate
         }
         let mut nodes = Vec::with_capacity(queue.len());
         for &i in &queue {
-            let leaf = |v: f64| Node {
-                leaf: true,
-                feature: 0,
-                threshold: 0.0,
-                left: 0,
-                right: 0,
-                missing_left: false,
-                leaf_value: v,
-                gain: 0.0,
-                cover: 0.0,
-            };
+            let leaf = |v: f64| Node::leaf(v, 0.0);
             if modes[i] == "LEAF" {
                 nodes.push(leaf(weight.get(&(t, nodeids[i])).copied().unwrap_or(0.0)));
                 continue;

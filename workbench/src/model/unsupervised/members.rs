@@ -365,17 +365,7 @@ fn next_up(x: f32) -> f32 {
 }
 
 fn leaf(value: f64) -> Node {
-    Node {
-        leaf: true,
-        feature: 0,
-        threshold: 0.0,
-        left: 0,
-        right: 0,
-        missing_left: false,
-        leaf_value: value,
-        gain: 0.0,
-        cover: 0.0,
-    }
+    Node::leaf(value, 0.0)
 }
 
 /// Grows one isolation tree in pre-order (children after their parent, as
