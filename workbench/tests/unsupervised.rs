@@ -35,29 +35,12 @@ fn train(dir: &Path, name: &str, seed: &str, export: bool) -> UnsupervisedOutcom
     if export {
         args.extend(["--export", "onnx"]);
     }
-    train_unsupervised(&train_args(&args), &portscan(21, 120.0), None, true)
-        .expect("training works")
-}
-
-/// A simulated port scan over most of `seconds` with the usual benign background: the
-/// time split's test part holds the scan's end and benign windows. (A DDoS victim, the
-/// attack at the end of mixed seed 21, is a poor test: its bots are negatives and just
-/// as unusual.)
-fn portscan(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
-    use workbench::simulate::{Scenario, SimConfig, Simulator};
-    let sim = SimConfig {
-        scenario: Scenario::Portscan,
-        seconds,
-        seed,
-        ..SimConfig::default()
-    };
-    workbench::datasets::Dataset {
-        name: format!("portscan-{seed}"),
-        description: format!("portscan, {seconds} s, seed {seed}"),
-        captures: Vec::new(),
-        episodes: Simulator::new(&sim).episodes().to_vec(),
-        simulations: vec![sim],
-    }
+    // A port scan over most of the run with the usual benign background: the time
+    // split's test part holds the scan's end and benign windows. (A DDoS victim, the
+    // attack at the end of mixed seed 21, is a poor test: its bots are negatives and
+    // just as unusual.)
+    let data = simulated(workbench::simulate::Scenario::Portscan, 21, 120.0);
+    train_unsupervised(&train_args(&args), &data, None, true).expect("training works")
 }
 
 /// Real rows of another simulation (benign and attack windows).

@@ -61,16 +61,26 @@ pub fn python_with(modules: &str) -> Option<PathBuf> {
 
 /// One simulated mixed run as a dataset (no files).
 pub fn mixed(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
-    use workbench::simulate::{Scenario, SimConfig, Simulator};
+    simulated(workbench::simulate::Scenario::Mixed, seed, seconds)
+}
+
+/// One simulated run of `scenario` as a dataset named `<scenario>-<seed>` (no files).
+pub fn simulated(
+    scenario: workbench::simulate::Scenario,
+    seed: u64,
+    seconds: f64,
+) -> workbench::datasets::Dataset {
+    use workbench::simulate::{SimConfig, Simulator};
     let sim = SimConfig {
-        scenario: Scenario::Mixed,
+        scenario,
         seconds,
         seed,
         ..SimConfig::default()
     };
+    let name = scenario.name();
     workbench::datasets::Dataset {
-        name: format!("mixed-{seed}"),
-        description: format!("mixed, {seconds} s, seed {seed}"),
+        name: format!("{name}-{seed}"),
+        description: format!("{name}, {seconds} s, seed {seed}"),
         captures: Vec::new(),
         episodes: Simulator::new(&sim).episodes().to_vec(),
         simulations: vec![sim],
