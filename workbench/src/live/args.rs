@@ -51,6 +51,45 @@ impl FromStr for Speed {
     }
 }
 
+/// The alert lifecycle's timings, shared by `live`/`replay`/`demo` and `serve`'s scorer.
+#[derive(Clone, Debug, Args)]
+pub struct AlertTimingArgs {
+    /// Re-send firing (and recently resolved) alerts this often, seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub resend_interval: f64,
+    /// Resolve an alert when its host has had no window at or above the threshold for
+    /// this long, seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub resolve_after: f64,
+    /// Keep re-sending resolved alerts for this long, seconds.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub resolved_keep: f64,
+    /// On shutdown, wait at most this long to deliver the last (resolved) alerts.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub shutdown_grace: f64,
+}
+
+/// [`AlertTimingArgs`] checked: (resend interval, resolve after, resolved keep, grace).
+pub(crate) type AlertTimings = (
+    std::time::Duration,
+    std::time::Duration,
+    std::time::Duration,
+    std::time::Duration,
+);
+
+impl AlertTimingArgs {
+    /// The timings as durations; an error names a negative or non-finite flag.
+    pub(crate) fn durations(&self) -> anyhow::Result<AlertTimings> {
+        let secs = super::flag_secs;
+        Ok((
+            secs("resend-interval", self.resend_interval)?,
+            secs("resolve-after", self.resolve_after)?,
+            secs("resolved-keep", self.resolved_keep)?,
+            secs("shutdown-grace", self.shutdown_grace)?,
+        ))
+    }
+}
+
 /// Scoring, alerting and endpoint options shared by `live`, `replay` and `demo`.
 #[derive(Clone, Debug, Args)]
 pub struct AlertArgs {
@@ -74,25 +113,14 @@ pub struct AlertArgs {
     /// `instance` label of the alerts [default: the --listen address].
     #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
-    /// Re-send firing (and recently resolved) alerts this often, seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    pub resend_interval: f64,
-    /// Resolve an alert when its host has had no window at or above the threshold for
-    /// this long, seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    pub resolve_after: f64,
-    /// Keep re-sending resolved alerts for this long, seconds.
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    pub resolved_keep: f64,
+    #[command(flatten)]
+    pub timing: AlertTimingArgs,
     /// Most alerts queued while Alertmanager is unreachable.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub alert_queue: usize,
     /// Longest delay between delivery retries, seconds (back-off starts at 0.1 s).
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub max_backoff: f64,
-    /// On shutdown, wait at most this long to deliver the last (resolved) alerts.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
-    pub shutdown_grace: f64,
     /// Do not resolve firing alerts on shutdown (a restarted instance carries on).
     #[arg(long)]
     pub keep_firing_on_exit: bool,

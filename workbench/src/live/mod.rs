@@ -29,7 +29,7 @@ use anyhow::{bail, Context, Result};
 use capture::PacketSource;
 use serde::Serialize;
 
-pub use args::{AlertArgs, BackendArg, DemoArgs, LiveArgs, ReplayArgs, Speed};
+pub use args::{AlertArgs, AlertTimingArgs, BackendArg, DemoArgs, LiveArgs, ReplayArgs, Speed};
 pub use demo::run_demo;
 
 use crate::alert::{
@@ -169,11 +169,8 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
         None => None,
     };
     let secs = flag_secs;
-    let resend = secs("resend-interval", spec.alert.resend_interval)?;
-    let resolve_after = secs("resolve-after", spec.alert.resolve_after)?;
-    let resolved_keep = secs("resolved-keep", spec.alert.resolved_keep)?;
+    let (resend, resolve_after, resolved_keep, grace) = spec.alert.timing.durations()?;
     let max_backoff = secs("max-backoff", spec.alert.max_backoff)?;
-    let grace = secs("shutdown-grace", spec.alert.shutdown_grace)?;
     let publisher = match &spec.alert.publish {
         Some(url) => Some(start_publisher(url, &spec.alert)?),
         None => None,

@@ -122,19 +122,9 @@ pub struct ServeArgs {
     /// on POST /train).
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub retrain_interval: f64,
-    /// Scorer alerts: re-send firing (and recently resolved) alerts this often, seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    pub resend_interval: f64,
-    /// Scorer alerts: resolve when the host has had no window at or above the threshold
-    /// for this long, seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    pub resolve_after: f64,
-    /// Scorer alerts: keep re-sending resolved alerts for this long, seconds.
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    pub resolved_keep: f64,
-    /// On shutdown, wait at most this long to deliver the scorer's last alerts.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
-    pub shutdown_grace: f64,
+    /// Scorer alerts: the same lifecycle flags as `workbench live`.
+    #[command(flatten)]
+    pub timing: crate::live::AlertTimingArgs,
     #[command(flatten)]
     pub window: crate::cli::WindowArgs,
 }

@@ -147,13 +147,7 @@ pub fn serve_nats(a: &ServeArgs) -> Result<()> {
         )?),
         _ => None,
     };
-    let secs = crate::live::flag_secs;
-    let (resend_interval, resolve_after, resolved_keep, grace) = (
-        secs("resend-interval", a.resend_interval)?,
-        secs("resolve-after", a.resolve_after)?,
-        secs("resolved-keep", a.resolved_keep)?,
-        secs("shutdown-grace", a.shutdown_grace)?,
-    );
+    let (resend_interval, resolve_after, resolved_keep, grace) = a.timing.durations()?;
     let alert_cfg = cfg.as_ref().map(|c| crate::alert::AlertConfig {
         threshold: th,
         resend_interval,
