@@ -267,10 +267,12 @@ pub struct TrainArgs {
     /// is the rest [default: 0.6,0.2, or 0.8,0.2 with --test-dataset].
     #[arg(long, value_name = "TRAIN,VAL")]
     pub split: Option<crate::model::SplitConfig>,
-    /// Whether the shares are of the time span (`time`: first 60% of the time) or of
+    /// Whether the shares are of the time span (`time`: first 60% of the time), of
     /// the rows (`rows`: earliest 60% of the windows; flood bursts with one row per
-    /// spoofed source then dominate).
-    #[arg(long, default_value = "time", value_name = "time|rows")]
+    /// spoofed source then dominate), or of each capture's own time span (`capture`:
+    /// the first 60% of every capture, simulation and feature table, for datasets
+    /// whose captures were made years apart).
+    #[arg(long, default_value = "time", value_name = "time|rows|capture")]
     pub split_by: crate::model::split::SplitBy,
     /// Most trees (boosting rounds).
     #[arg(long, default_value_t = 200, value_name = "N")]

@@ -84,8 +84,9 @@ pub fn run_compare(a: &CompareArgs, quiet: bool) -> Result<CompareOutcome> {
     let (runs, matched) = sink.into_runs();
     if runs[0].is_empty() {
         bail!(
-            "dataset {}: no host windows (no packets were read)",
-            dataset.name
+            "dataset {}: no host windows ({})",
+            dataset.name,
+            run.why_no_rows()
         );
     }
     if dataset.episodes.is_empty() {

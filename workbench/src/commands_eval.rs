@@ -38,6 +38,7 @@ pub fn dataset_inputs(ds: &Dataset) -> Vec<Input> {
             Box::new(SimSource::new(sim)),
         ));
     }
+    inputs.extend(ds.tables.iter().cloned().map(Input::Table));
     inputs
 }
 
@@ -61,8 +62,9 @@ pub fn run_eval(a: &EvalArgs, quiet: bool, report: Option<PathBuf>) -> Result<Ev
     progress.finish();
     if sink.windows.is_empty() {
         bail!(
-            "dataset {}: no host windows (no packets were read)",
-            dataset.name
+            "dataset {}: no host windows ({})",
+            dataset.name,
+            run.why_no_rows()
         );
     }
     if dataset.episodes.is_empty() {

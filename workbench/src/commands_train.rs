@@ -462,8 +462,8 @@ pub(crate) fn collect_and_split(
     let longest = cfg.widths_s.iter().copied().fold(0.0, f64::max);
     let gap_ns = (longest * 1e9).round() as u64;
     let split = match &test_data {
-        None => time_split(&data.end_ns, shares, gap_ns)?,
-        Some(_) => cross_split(&data.end_ns, shares, gap_ns)?,
+        None => time_split(&data.end_ns, &data.timeline, shares, gap_ns)?,
+        Some(_) => cross_split(&data.end_ns, &data.timeline, shares, gap_ns)?,
     };
     Ok(Collected {
         data,
@@ -508,6 +508,7 @@ impl Collected {
                     match shares.by {
                         crate::model::split::SplitBy::Time => "time span",
                         crate::model::split::SplitBy::Rows => "rows in time order",
+                        crate::model::split::SplitBy::Capture => "time span of every capture",
                     }
                 ),
                 dataset: None,
@@ -790,6 +791,7 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
         match t.split.shares.by {
             crate::model::split::SplitBy::Time => "time span",
             crate::model::split::SplitBy::Rows => "rows",
+            crate::model::split::SplitBy::Capture => "time span of every capture",
         },
         r.train,
         pct(r.train_positives, r.train),

@@ -22,6 +22,9 @@ pub struct InputOutcome {
     pub transport_truncated: u64,
     /// The error that stopped the input, if any (packets before it were used).
     pub error: Option<String>,
+    /// Rows read from a feature table input (tables carry rows, not packets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_rows: Option<u64>,
 }
 
 /// Overall result of one run of the pipeline.
@@ -46,6 +49,21 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Why a run gave no rows, for error messages: the inputs' own errors when they
+    /// failed, else that no packets were read.
+    pub fn why_no_rows(&self) -> String {
+        let failed: Vec<String> = self
+            .inputs
+            .iter()
+            .filter_map(|i| i.error.as_ref().map(|e| format!("{}: {e}", i.name)))
+            .collect();
+        if failed.is_empty() {
+            "no packets were read".to_string()
+        } else {
+            failed.join("; ")
+        }
+    }
+
     /// Inputs that failed (fully or partly).
     pub fn failed_inputs(&self) -> usize {
         self.inputs.iter().filter(|i| i.error.is_some()).count()
@@ -58,6 +76,9 @@ pub enum Input {
     File(std::path::PathBuf),
     /// Any other source, with a display name.
     Source(String, Box<dyn PacketSource>),
+    /// A feature table written by `workbench features`: its rows go to the sink as
+    /// they are (checked against the engine's schema), as a timeline of their own.
+    Table(std::path::PathBuf),
 }
 
 /// Total bytes of the file inputs (for a progress bar).
@@ -67,6 +88,7 @@ pub fn total_bytes(inputs: &[Input]) -> u64 {
         .map(|i| match i {
             Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
             Input::Source(..) => 0,
+            Input::Table(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
         })
         .sum()
 }
@@ -89,8 +111,30 @@ pub fn run(
     let mut bytes_before = 0u64;
     let mut packets = 0u64;
     let mut timelines = 0u64;
+    // After a table, the next capture starts a timeline of its own.
+    let mut after_table = false;
     for input in inputs {
         let (name, mut source): (String, Box<dyn PacketSource>) = match input {
+            Input::Table(path) => {
+                engine.finish(sink);
+                timelines += 1;
+                sink.new_timeline();
+                after_table = true;
+                let (width_s, schema) = (engine.config().widths_s[0], engine.schema().clone());
+                let fed = crate::table::feed_table(&path, &schema, width_s, sink);
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                bytes_before += size;
+                progress.update(bytes_before, packets);
+                outcomes.push(InputOutcome {
+                    name: path.display().to_string(),
+                    packets: 0,
+                    skipped: Vec::new(),
+                    transport_truncated: 0,
+                    table_rows: Some(fed.as_ref().map_or(0, |f| f.rows)),
+                    error: fed.err().map(|e| format!("{e:#}")),
+                });
+                continue;
+            }
             Input::File(path) => {
                 let name = path.display().to_string();
                 match CaptureFile::open(&path) {
@@ -102,6 +146,7 @@ pub fn run(
                             skipped: Vec::new(),
                             transport_truncated: 0,
                             error: Some(e.to_string()),
+                            table_rows: None,
                         });
                         continue;
                     }
@@ -119,11 +164,13 @@ pub fn run(
                         let restart = engine
                             .open_hop_end_ns()
                             .is_some_and(|end| pkt.ts_ns + engine_hop_ns(engine) < end);
-                        if restart || timelines == 0 {
+                        if restart || timelines == 0 || after_table {
                             if restart {
                                 engine.finish(sink);
                             }
                             timelines += 1;
+                            sink.new_timeline();
+                            after_table = false;
                         }
                     }
                     engine.push(&pkt, sink);
@@ -151,6 +198,7 @@ pub fn run(
                 .collect(),
             transport_truncated: stats.transport_truncated,
             error,
+            table_rows: None,
         });
     }
     engine.finish(sink);

@@ -231,6 +231,127 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
     df.with_context(|| format!("reading {}", path.display()))
 }
 
+/// What feeding a table to a sink did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TableFeed {
+    /// Rows handed to the sink (global and host rows).
+    pub rows: u64,
+}
+
+/// Reads a feature table written by `workbench features` and hands its rows to `sink`
+/// as if the engine had emitted them: the replay path for rows computed earlier (a
+/// dataset shipped as features, without its packets).
+///
+/// The table must have been computed with this engine's schema (the same feature
+/// columns in the same order) and primary window width; anything else is an error that
+/// names the table and the first column or row that differs, and no row is fed.
+pub fn feed_table(
+    path: &Path,
+    schema: &FeatureSchema,
+    width_s: f64,
+    sink: &mut dyn RowSink,
+) -> Result<TableFeed> {
+    let df = read_table(path)?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let fixed = ["window_end", "entity", "window_s"];
+    for (i, want) in fixed.iter().enumerate() {
+        if names.get(i).map(String::as_str) != Some(*want) {
+            bail!(
+                "{}: column {} is {:?}, expected {want:?} (a table written by `workbench features`)",
+                path.display(),
+                i + 1,
+                names.get(i).map(String::as_str).unwrap_or("(none)")
+            );
+        }
+    }
+    let features = &names[fixed.len()..];
+    if features != schema.names.as_slice() {
+        let at = features
+            .iter()
+            .zip(&schema.names)
+            .position(|(a, b)| a != b)
+            .unwrap_or(features.len().min(schema.names.len()));
+        bail!(
+            "{}: its {} feature columns are not this engine's schema v{} ({} columns): they first differ at column {} ({:?} vs {:?}); recompute the table with `workbench features` from its captures",
+            path.display(),
+            features.len(),
+            schema.version,
+            schema.names.len(),
+            at + fixed.len() + 1,
+            features.get(at).map(String::as_str).unwrap_or("(none)"),
+            schema.names.get(at).map(String::as_str).unwrap_or("(none)"),
+        );
+    }
+    let float_column = |name: &str| -> Result<Vec<Option<f64>>> {
+        let c = df
+            .column(name)
+            .and_then(|c| c.cast(&DataType::Float64))
+            .with_context(|| format!("{}: column {name:?}", path.display()))?;
+        let ca = c
+            .f64()
+            .with_context(|| format!("{}: column {name:?}", path.display()))?;
+        Ok(ca.iter().collect())
+    };
+    let ends = float_column("window_end")?;
+    let widths = float_column("window_s")?;
+    let entities: Vec<Option<String>> = df
+        .column("entity")
+        .and_then(|c| c.cast(&DataType::String))
+        .and_then(|c| {
+            c.str()
+                .map(|s| s.iter().map(|v| v.map(str::to_string)).collect())
+        })
+        .with_context(|| format!("{}: column \"entity\"", path.display()))?;
+    let columns: Vec<Vec<Option<f64>>> = schema
+        .names
+        .iter()
+        .map(|n| float_column(n))
+        .collect::<Result<_>>()?;
+    // Check every row before feeding any, so a bad table adds nothing.
+    let n = df.height();
+    let mut parsed = Vec::with_capacity(n);
+    for r in 0..n {
+        let row_err = |what: String| anyhow::anyhow!("{}: row {}: {what}", path.display(), r + 1);
+        let end = ends[r]
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| row_err("window_end is missing or not a time".into()))?;
+        let w = widths[r].ok_or_else(|| row_err("window_s is missing".into()))?;
+        if (w - width_s).abs() > 1e-9 {
+            return Err(row_err(format!(
+                "window_s is {w}, but the engine's primary window is {width_s} s (use the same --window)"
+            )));
+        }
+        let entity: Entity = entities[r]
+            .as_deref()
+            .ok_or_else(|| row_err("entity is missing".into()))?
+            .parse()
+            .map_err(|_| row_err(format!("entity {:?} is not an address or `*`", entities[r])))?;
+        for (c, col) in columns.iter().enumerate() {
+            if col[r].is_none() {
+                return Err(row_err(format!("{} is missing", schema.names[c])));
+            }
+        }
+        parsed.push(((end * 1e9).round() as u64, entity));
+    }
+    let mut values = vec![0.0f64; schema.names.len()];
+    for (r, (end_ns, entity)) in parsed.into_iter().enumerate() {
+        for (v, col) in values.iter_mut().zip(&columns) {
+            *v = col[r].unwrap_or(f64::NAN);
+        }
+        sink.accept(RowRef {
+            window_end_ns: end_ns,
+            entity,
+            width_s,
+            values: &values,
+        });
+    }
+    Ok(TableFeed { rows: n as u64 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,10 @@ pub struct Manifest {
     pub simulations: Vec<SimulationEntry>,
     #[serde(default)]
     pub labels: Vec<LabelsEntry>,
+    /// Feature tables (`workbench features` output) whose rows the episodes label: a
+    /// dataset kept as features when its captures are too large to ship.
+    #[serde(default)]
+    pub tables: Vec<CaptureEntry>,
     /// Where the manifest was read from (not in the file).
     #[serde(skip)]
     pub source: PathBuf,
@@ -222,14 +226,27 @@ impl Manifest {
             episodes.extend(Simulator::new(&cfg).episodes().iter().cloned());
             simulations.push(cfg);
         }
-        if captures.is_empty() && simulations.is_empty() {
-            bail!("dataset {name}: the manifest lists no captures and no simulations");
+        let mut tables = Vec::new();
+        for t in &self.tables {
+            let p = root.join(&t.path);
+            if !p.is_file() {
+                bail!(
+                    "dataset {name}: feature table {} is missing. {}",
+                    p.display(),
+                    self.obtain
+                );
+            }
+            tables.push(p);
+        }
+        if captures.is_empty() && simulations.is_empty() && tables.is_empty() {
+            bail!("dataset {name}: the manifest lists no captures, simulations or tables");
         }
         Ok(Dataset {
             name: name.to_string(),
             description: self.description,
             captures,
             simulations,
+            tables,
             episodes,
         })
     }
@@ -298,6 +315,7 @@ pub fn check(name: &str, data_dir: Option<&Path>) -> Result<Vec<(String, String)
     let entries = m
         .captures
         .iter()
+        .chain(&m.tables)
         .map(|c| (c.path.clone(), c.sha256.clone()))
         .chain(
             m.labels

@@ -31,6 +31,8 @@ pub struct Dataset {
     pub captures: Vec<PathBuf>,
     /// Simulations to run (synthetic datasets).
     pub simulations: Vec<SimConfig>,
+    /// Feature tables whose rows are replayed as they are (see `table::feed_table`).
+    pub tables: Vec<PathBuf>,
     /// Ground truth.
     pub episodes: Vec<Episode>,
 }
@@ -51,7 +53,8 @@ pub fn resolve(spec: &str, data_dir: Option<&Path>) -> Result<Dataset> {
     m.into_dataset(spec, data_dir)
 }
 
-/// A directory holding captures and a `labels.csv` is a dataset by itself.
+/// A directory holding captures (or feature tables, `*.parquet`) and a `labels.csv` is
+/// a dataset by itself.
 pub fn from_directory(dir: &Path) -> Result<Dataset> {
     let labels = dir.join("labels.csv");
     if !labels.is_file() {
@@ -62,12 +65,35 @@ pub fn from_directory(dir: &Path) -> Result<Dataset> {
     }
     let episodes =
         read_episodes(&labels).with_context(|| format!("reading {}", labels.display()))?;
-    let captures = expand_inputs(&[dir.to_path_buf()])?;
+    let tables = parquet_files(dir)?;
+    let captures = if tables.is_empty() {
+        expand_inputs(&[dir.to_path_buf()])?
+    } else {
+        // Tables alone are a dataset too; captures beside them are used as well.
+        expand_inputs(&[dir.to_path_buf()]).unwrap_or_default()
+    };
     Ok(Dataset {
         name: dir.display().to_string(),
         description: format!("captures and labels.csv in {}", dir.display()),
         captures,
         simulations: Vec::new(),
+        tables,
         episodes,
     })
+}
+
+/// The `*.parquet` feature tables directly in `dir`, sorted by name.
+fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
 }

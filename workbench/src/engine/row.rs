@@ -78,6 +78,10 @@ pub struct FeatureRow {
 pub trait RowSink {
     /// Takes one row.
     fn accept(&mut self, row: RowRef<'_>);
+
+    /// The rows that follow belong to another timeline (another capture, simulation or
+    /// table whose clock is unrelated to the previous one's). Called before its first row.
+    fn new_timeline(&mut self) {}
 }
 
 impl<F: FnMut(RowRef<'_>)> RowSink for F {

@@ -35,6 +35,9 @@ pub struct TrainingData {
     pub end_ns: Vec<u64>,
     /// Host of each row.
     pub hosts: Vec<IpAddr>,
+    /// Timeline (capture, simulation or table, numbered from 0 in input order) of each
+    /// row: what `--split-by capture` cuts separately.
+    pub timeline: Vec<u32>,
     /// Episode (index into `episodes`) and role that make a row positive.
     pub labels: Vec<Option<(u32, Role)>>,
     /// The dataset's ground truth.
@@ -98,6 +101,10 @@ pub struct TrainingSink<'a> {
     pub end_ns: Vec<u64>,
     /// Hosts.
     pub hosts: Vec<IpAddr>,
+    /// Timeline of each row (see [`TrainingData::timeline`]).
+    pub timeline: Vec<u32>,
+    /// Timelines begun so far.
+    timelines: u32,
     /// Labels.
     pub labels: Vec<Option<(u32, Role)>>,
     /// Episodes that overlapped at least one window of a host they make positive.
@@ -116,6 +123,8 @@ impl<'a> TrainingSink<'a> {
             values: Vec::new(),
             end_ns: Vec::new(),
             hosts: Vec::new(),
+            timeline: Vec::new(),
+            timelines: 0,
             labels: Vec::new(),
             matched: vec![false; labeler.episodes().len()],
             malformed: 0,
@@ -124,6 +133,10 @@ impl<'a> TrainingSink<'a> {
 }
 
 impl RowSink for TrainingSink<'_> {
+    fn new_timeline(&mut self) {
+        self.timelines += 1;
+    }
+
     fn accept(&mut self, row: RowRef<'_>) {
         let Entity::Host(host) = row.entity else {
             return;
@@ -141,6 +154,7 @@ impl RowSink for TrainingSink<'_> {
         self.values.extend(row.values.iter().map(|&v| v as f32));
         self.end_ns.push(row.window_end_ns);
         self.hosts.push(host);
+        self.timeline.push(self.timelines.saturating_sub(1));
         self.labels.push(label.map(|(i, r)| (i as u32, r)));
     }
 }
@@ -168,8 +182,9 @@ pub fn collect(dataset: &Dataset, window: &WindowConfig, quiet: bool) -> Result<
     }
     if sink.end_ns.is_empty() {
         bail!(
-            "dataset {}: no host windows (no packets were read)",
-            dataset.name
+            "dataset {}: no host windows ({})",
+            dataset.name,
+            run.why_no_rows()
         );
     }
     if dataset.episodes.is_empty() {
@@ -193,6 +208,7 @@ pub fn collect(dataset: &Dataset, window: &WindowConfig, quiet: bool) -> Result<
         values: sink.values,
         end_ns: sink.end_ns,
         hosts: sink.hosts,
+        timeline: sink.timeline,
         labels: sink.labels,
         episodes: dataset.episodes.clone(),
         run,

@@ -2026,9 +2026,16 @@ mod real_rows {
             captures: Vec::new(),
             episodes: Simulator::new(&sim).episodes().to_vec(),
             simulations: vec![sim],
+            tables: Vec::new(),
         };
         let data = collect(&ds, &WindowConfig::default(), true).unwrap();
-        let split = time_split(&data.end_ns, SplitConfig::TIME_DEFAULT, 2_000_000_000).unwrap();
+        let split = time_split(
+            &data.end_ns,
+            &data.timeline,
+            SplitConfig::TIME_DEFAULT,
+            2_000_000_000,
+        )
+        .unwrap();
         let params = GbdtParams {
             trees: 30,
             subsample: 0.8,

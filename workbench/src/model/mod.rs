@@ -171,6 +171,7 @@ mod tests {
             captures: Vec::new(),
             episodes: Simulator::new(&sim).episodes().to_vec(),
             simulations: vec![sim],
+            tables: Vec::new(),
         };
         collect(&ds, &WindowConfig::default(), true).unwrap()
     }
@@ -179,7 +180,13 @@ mod tests {
     fn our_traversal_equals_forust_predictions_on_real_rows() {
         let data = real_data(5, 120.0);
         assert!(data.len() > 1000, "rows: {}", data.len());
-        let split = time_split(&data.end_ns, SplitConfig::TIME_DEFAULT, 2_000_000_000).unwrap();
+        let split = time_split(
+            &data.end_ns,
+            &data.timeline,
+            SplitConfig::TIME_DEFAULT,
+            2_000_000_000,
+        )
+        .unwrap();
         let params = GbdtParams {
             trees: 60,
             subsample: 0.8,

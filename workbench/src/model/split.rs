@@ -24,6 +24,11 @@ pub enum SplitBy {
     Time,
     /// Of the rows, in time order: "the earliest 60% of the windows".
     Rows,
+    /// Of each capture's own time span ("the first 60% of every capture, simulation and
+    /// table"): datasets whose captures were made at different times (a lab run this
+    /// year, simulated traffic, a public capture from 2009) still give every split a
+    /// slice of each, instead of being cut by the calendar.
+    Capture,
 }
 
 impl std::str::FromStr for SplitBy {
@@ -32,7 +37,8 @@ impl std::str::FromStr for SplitBy {
         match s {
             "time" => Ok(SplitBy::Time),
             "rows" => Ok(SplitBy::Rows),
-            _ => Err(format!("expected `time` or `rows`, got {s:?}")),
+            "capture" => Ok(SplitBy::Capture),
+            _ => Err(format!("expected `time`, `rows` or `capture`, got {s:?}")),
         }
     }
 }
@@ -168,7 +174,7 @@ fn cut(
     // Position of the cut after a cumulative share.
     let position = |acc: f64| match by {
         SplitBy::Rows => snap(&order, end_ns, (acc * n as f64).round() as usize),
-        SplitBy::Time => {
+        SplitBy::Time | SplitBy::Capture => {
             let t = t0 as f64 + acc * (t1 - t0) as f64;
             // Rows ending at or after t go to the later segment.
             order.partition_point(|&i| (end_ns[i] as f64) < t)
@@ -202,13 +208,80 @@ fn cut(
     (segments, purged, boundaries)
 }
 
+/// [`cut`] for [`SplitBy::Capture`]: each timeline is cut by its own time span, and the
+/// segments of all timelines are merged (each in time order). The boundaries are those
+/// of the longest timeline.
+fn cut_per_timeline(
+    end_ns: &[u64],
+    timeline: &[u32],
+    shares: &[f64],
+    gap_ns: u64,
+) -> (Vec<Vec<usize>>, usize, Vec<u64>) {
+    let mut groups: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for (i, &t) in timeline.iter().enumerate().take(end_ns.len()) {
+        groups.entry(t).or_default().push(i);
+    }
+    let mut segments = vec![Vec::new(); shares.len()];
+    let mut purged = 0;
+    let mut boundaries = Vec::new();
+    let mut longest = 0;
+    for rows in groups.values() {
+        let ends: Vec<u64> = rows.iter().map(|&i| end_ns[i]).collect();
+        let (seg, p, b) = cut(&ends, shares, SplitBy::Time, gap_ns);
+        purged += p;
+        if rows.len() > longest {
+            longest = rows.len();
+            boundaries = b;
+        }
+        for (out, part) in segments.iter_mut().zip(seg) {
+            out.extend(part.into_iter().map(|j| rows[j]));
+        }
+    }
+    for part in &mut segments {
+        part.sort_by_key(|&i| (end_ns[i], i));
+    }
+    (segments, purged, boundaries)
+}
+
+/// [`cut`], or [`cut_per_timeline`] when splitting by capture.
+fn cut_by(
+    end_ns: &[u64],
+    timeline: &[u32],
+    shares: &[f64],
+    by: SplitBy,
+    gap_ns: u64,
+) -> Result<(Vec<Vec<usize>>, usize, Vec<u64>)> {
+    if by != SplitBy::Capture {
+        return Ok(cut(end_ns, shares, by, gap_ns));
+    }
+    if timeline.len() != end_ns.len() {
+        bail!(
+            "splitting by capture needs each row's capture ({} of {} rows have one)",
+            timeline.len(),
+            end_ns.len()
+        );
+    }
+    Ok(cut_per_timeline(end_ns, timeline, shares, gap_ns))
+}
+
 /// Time-ordered train / validation / test split of one dataset's rows; `gap_ns` is the
-/// purge gap (the longest window width).
-pub fn time_split(end_ns: &[u64], cfg: SplitConfig, gap_ns: u64) -> Result<Split> {
+/// purge gap (the longest window width). `timeline` is each row's capture (timeline)
+/// number, needed by [`SplitBy::Capture`] only.
+pub fn time_split(
+    end_ns: &[u64],
+    timeline: &[u32],
+    cfg: SplitConfig,
+    gap_ns: u64,
+) -> Result<Split> {
     cfg.validate(true)?;
     let test = 1.0 - cfg.train - cfg.validation;
-    let (mut seg, purged, boundaries_ns) =
-        cut(end_ns, &[cfg.train, cfg.validation, test], cfg.by, gap_ns);
+    let (mut seg, purged, boundaries_ns) = cut_by(
+        end_ns,
+        timeline,
+        &[cfg.train, cfg.validation, test],
+        cfg.by,
+        gap_ns,
+    )?;
     let test = seg.pop().unwrap_or_default();
     let validation = seg.pop().unwrap_or_default();
     let train = seg.pop().unwrap_or_default();
@@ -227,14 +300,19 @@ pub fn time_split(end_ns: &[u64], cfg: SplitConfig, gap_ns: u64) -> Result<Split
 /// Cross-dataset split: train and validation from one dataset's rows, in time order
 /// (the shares of `cfg`; rows after them are unused); the test rows are another
 /// dataset.
-pub fn cross_split(end_ns: &[u64], cfg: SplitConfig, gap_ns: u64) -> Result<Split> {
+pub fn cross_split(
+    end_ns: &[u64],
+    timeline: &[u32],
+    cfg: SplitConfig,
+    gap_ns: u64,
+) -> Result<Split> {
     cfg.validate(false)?;
     let mut shares = vec![cfg.train, cfg.validation];
     let rest = 1.0 - cfg.train - cfg.validation;
     if rest > 1e-9 {
         shares.push(rest);
     }
-    let (mut seg, purged, mut boundaries_ns) = cut(end_ns, &shares, cfg.by, gap_ns);
+    let (mut seg, purged, mut boundaries_ns) = cut_by(end_ns, timeline, &shares, cfg.by, gap_ns)?;
     let unused = if shares.len() == 3 {
         boundaries_ns.truncate(1);
         seg.pop().map_or(0, |v| v.len())
@@ -299,7 +377,7 @@ mod tests {
     #[test]
     fn time_split_is_ordered_disjoint_and_purged() {
         let e = ends(100);
-        let s = time_split(&e, SplitConfig::TIME_DEFAULT, 2 * S).unwrap();
+        let s = time_split(&e, &[], SplitConfig::TIME_DEFAULT, 2 * S).unwrap();
         let max = |v: &[usize]| v.iter().map(|&i| e[i]).max().unwrap();
         let min = |v: &[usize]| v.iter().map(|&i| e[i]).min().unwrap();
         assert!(max(&s.train) + 2 * S <= min(&s.validation));
@@ -330,7 +408,7 @@ mod tests {
             validation: 0.2,
             by: SplitBy::Rows,
         };
-        let s = time_split(&e, cfg, 0).unwrap();
+        let s = time_split(&e, &[], cfg, 0).unwrap();
         let last_train = s.train.iter().map(|&i| e[i]).max().unwrap();
         assert!(s.validation.iter().all(|&i| e[i] > last_train));
         assert_eq!(s.train.len() % 3, 0);
@@ -341,7 +419,7 @@ mod tests {
         // 100 s with one row per second, plus a burst of 300 rows at 10 s.
         let mut e: Vec<u64> = (1..=100).map(|t| t * S).collect();
         e.extend(std::iter::repeat_n(10 * S, 300));
-        let by_time = time_split(&e, SplitConfig::TIME_DEFAULT, 0).unwrap();
+        let by_time = time_split(&e, &[], SplitConfig::TIME_DEFAULT, 0).unwrap();
         let last = |v: &[usize]| v.iter().map(|&i| e[i]).max().unwrap();
         assert_eq!(last(&by_time.train), 60 * S);
         assert_eq!(last(&by_time.validation), 80 * S);
@@ -349,7 +427,7 @@ mod tests {
             by: SplitBy::Rows,
             ..SplitConfig::TIME_DEFAULT
         };
-        let by_rows = time_split(&e, rows, 0).unwrap();
+        let by_rows = time_split(&e, &[], rows, 0).unwrap();
         // 60% of 400 rows ends inside the burst, which stays whole: train is 1..=10 s;
         // 80% is row 320, at 20 s.
         assert_eq!(last(&by_rows.train), 10 * S);
@@ -360,12 +438,13 @@ mod tests {
     #[test]
     fn cross_split_uses_the_training_dataset_only() {
         let e = ends(100);
-        let s = cross_split(&e, SplitConfig::CROSS_DEFAULT, 0).unwrap();
+        let s = cross_split(&e, &[], SplitConfig::CROSS_DEFAULT, 0).unwrap();
         assert!(s.test.is_empty());
         assert_eq!(s.train.len() + s.validation.len(), e.len());
         assert_eq!(s.train.len(), 640);
         let part = cross_split(
             &e,
+            &[],
             SplitConfig {
                 train: 0.5,
                 validation: 0.25,
@@ -376,6 +455,39 @@ mod tests {
         .unwrap();
         assert_eq!(part.unused, 200);
         assert_eq!(part.boundaries_ns.len(), 1);
+    }
+
+    #[test]
+    fn capture_split_cuts_each_timeline_by_its_own_span() {
+        // Timeline 0: 100 s from t=0; timeline 1: 10 s starting 1000 s later, with
+        // one row per second each. A split of the whole span would put all of
+        // timeline 0 in train; by capture each gives 60/20/20 of itself.
+        let mut e: Vec<u64> = (1..=100).map(|t| t * S).collect();
+        let mut tl = vec![0u32; 100];
+        e.extend((1..=10).map(|t| (1000 + t) * S));
+        tl.extend([1; 10]);
+        let cfg = SplitConfig {
+            by: SplitBy::Capture,
+            ..SplitConfig::TIME_DEFAULT
+        };
+        let s = time_split(&e, &tl, cfg, 0).unwrap();
+        let of = |part: &[usize], t: u32| part.iter().filter(|&&i| tl[i] == t).count();
+        assert_eq!(
+            (of(&s.train, 0), of(&s.validation, 0), of(&s.test, 0)),
+            (60, 20, 20)
+        );
+        assert_eq!(of(&s.train, 1) + of(&s.validation, 1) + of(&s.test, 1), 10);
+        assert!(of(&s.validation, 1) >= 1 && of(&s.test, 1) >= 1);
+        for part in [&s.train, &s.validation, &s.test] {
+            assert!(part.windows(2).all(|w| e[w[0]] <= e[w[1]]));
+        }
+        // Shares of the whole span instead: the calendar cuts it, and the validation
+        // share (606 s to 808 s) falls between the two captures.
+        assert!(time_split(&e, &tl, SplitConfig::TIME_DEFAULT, 0).is_err());
+        assert!(
+            time_split(&e, &[], cfg, 0).is_err(),
+            "capture split needs timelines"
+        );
     }
 
     #[test]
@@ -395,9 +507,9 @@ mod tests {
             validation: 0.2,
             by: SplitBy::Rows,
         };
-        assert!(time_split(&e, full, 0).is_err(), "no test share left");
-        assert!(time_split(&[1, 2], SplitConfig::TIME_DEFAULT, 0).is_err());
+        assert!(time_split(&e, &[], full, 0).is_err(), "no test share left");
+        assert!(time_split(&[1, 2], &[], SplitConfig::TIME_DEFAULT, 0).is_err());
         // A gap longer than a split purges it entirely.
-        assert!(time_split(&e, SplitConfig::TIME_DEFAULT, 1000 * S).is_err());
+        assert!(time_split(&e, &[], SplitConfig::TIME_DEFAULT, 1000 * S).is_err());
     }
 }

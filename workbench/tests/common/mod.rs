@@ -84,6 +84,7 @@ pub fn simulated(
         captures: Vec::new(),
         episodes: Simulator::new(&sim).episodes().to_vec(),
         simulations: vec![sim],
+        tables: Vec::new(),
     }
 }
 
@@ -123,6 +124,7 @@ pub fn scenario_mix(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
             .flat_map(|c| Simulator::new(c).episodes().to_vec())
             .collect(),
         simulations: sims,
+        tables: Vec::new(),
     }
 }
 
