@@ -8,7 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tshark tcpdump clang chromium prometheus-alertmanager nmap iproute2 hping3 nats-server prometheus)
+APT_PACKAGES=(tshark tcpdump clang chromium prometheus-alertmanager nmap iproute2 hping3 nats-server prometheus
+    # the attack lab (scripts/lab): attack tools, the services they attack, client tools
+    masscan hydra ncrack slowhttptest apache2-utils openssh-server openssh-client dnsmasq-base
+    iperf3 curl ethtool iputils-ping netcat-openbsd)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
