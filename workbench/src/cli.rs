@@ -102,6 +102,12 @@ pub enum Command {
     /// on the validation split, writes the model file, then evaluates it on the test
     /// split (or on --test-dataset) and writes the usual report.
     ///
+    /// The threshold's 1% is of the validation split's benign windows of captured
+    /// traffic (capture files, feature tables) whose host both sent and received, when
+    /// there are at least 1000 of them; else of all its benign windows. Simulated hosts
+    /// are quieter than real ones, and spoofed or idle one-way hosts are trivially
+    /// benign: either would give a threshold that alerts all day on a real network.
+    ///
     /// Examples:
     ///   workbench train --dataset synthetic --out models/synthetic.wbm.json
     ///   workbench train --dataset cic-ids2017 --test-dataset public-samples --out m.wbm.json

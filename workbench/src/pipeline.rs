@@ -114,11 +114,13 @@ pub fn run(
     // After a table, the next capture starts a timeline of its own.
     let mut after_table = false;
     for input in inputs {
+        let captured = !matches!(input, Input::Source(..));
         let (name, mut source): (String, Box<dyn PacketSource>) = match input {
             Input::Table(path) => {
                 engine.finish(sink);
                 timelines += 1;
-                sink.new_timeline();
+                // Tables hold rows of captures (`workbench features` of a capture).
+                sink.new_timeline(true);
                 after_table = true;
                 let (width_s, schema) = (engine.config().widths_s[0], engine.schema().clone());
                 let fed = crate::table::feed_table(&path, &schema, width_s, sink);
@@ -169,7 +171,7 @@ pub fn run(
                                 engine.finish(sink);
                             }
                             timelines += 1;
-                            sink.new_timeline();
+                            sink.new_timeline(captured);
                             after_table = false;
                         }
                     }

@@ -80,8 +80,9 @@ pub trait RowSink {
     fn accept(&mut self, row: RowRef<'_>);
 
     /// The rows that follow belong to another timeline (another capture, simulation or
-    /// table whose clock is unrelated to the previous one's). Called before its first row.
-    fn new_timeline(&mut self) {}
+    /// table whose clock is unrelated to the previous one's). Called before its first
+    /// row; `captured` is false for simulated traffic.
+    fn new_timeline(&mut self, _captured: bool) {}
 }
 
 impl<F: FnMut(RowRef<'_>)> RowSink for F {

@@ -38,6 +38,10 @@ pub struct TrainingData {
     /// Timeline (capture, simulation or table, numbered from 0 in input order) of each
     /// row: what `--split-by capture` cuts separately.
     pub timeline: Vec<u32>,
+    /// Whether each timeline is captured traffic (files and feature tables) rather than
+    /// simulated: the stored threshold is calibrated on captured traffic when there is
+    /// enough of it.
+    pub timeline_captured: Vec<bool>,
     /// Episode (index into `episodes`) and role that make a row positive.
     pub labels: Vec<Option<(u32, Role)>>,
     /// The dataset's ground truth.
@@ -47,6 +51,15 @@ pub struct TrainingData {
 }
 
 impl TrainingData {
+    /// True when row `i` comes from captured traffic (a file or a feature table).
+    pub fn is_captured(&self, i: usize) -> bool {
+        self.timeline
+            .get(i)
+            .and_then(|&t| self.timeline_captured.get(t as usize))
+            .copied()
+            .unwrap_or(false)
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.end_ns.len()
@@ -105,6 +118,8 @@ pub struct TrainingSink<'a> {
     pub timeline: Vec<u32>,
     /// Timelines begun so far.
     timelines: u32,
+    /// Whether each timeline is captured traffic (not simulated).
+    pub timeline_captured: Vec<bool>,
     /// Labels.
     pub labels: Vec<Option<(u32, Role)>>,
     /// Episodes that overlapped at least one window of a host they make positive.
@@ -125,6 +140,7 @@ impl<'a> TrainingSink<'a> {
             hosts: Vec::new(),
             timeline: Vec::new(),
             timelines: 0,
+            timeline_captured: Vec::new(),
             labels: Vec::new(),
             matched: vec![false; labeler.episodes().len()],
             malformed: 0,
@@ -133,8 +149,9 @@ impl<'a> TrainingSink<'a> {
 }
 
 impl RowSink for TrainingSink<'_> {
-    fn new_timeline(&mut self) {
+    fn new_timeline(&mut self, captured: bool) {
         self.timelines += 1;
+        self.timeline_captured.push(captured);
     }
 
     fn accept(&mut self, row: RowRef<'_>) {
@@ -209,6 +226,7 @@ pub fn collect(dataset: &Dataset, window: &WindowConfig, quiet: bool) -> Result<
         end_ns: sink.end_ns,
         hosts: sink.hosts,
         timeline: sink.timeline,
+        timeline_captured: sink.timeline_captured,
         labels: sink.labels,
         episodes: dataset.episodes.clone(),
         run,

@@ -67,6 +67,11 @@ pub struct Threshold {
     pub target_fpr: f64,
     /// The split it was chosen on (always `validation`: never the test rows).
     pub chosen_on: String,
+    /// Which of that split's benign windows the false-positive rate is over: `all`, or
+    /// `captured_two_way` (windows of captured traffic whose host sent and received;
+    /// see `train --help`). Absent in files written before it was recorded (`all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negatives: Option<String>,
     /// True and false positive rates on that split at `value`.
     pub tpr: f64,
     pub fpr: f64,

@@ -142,7 +142,10 @@ pub fn train_unsupervised(
         schema_fingerprint: data.schema.fingerprint(),
         schema: data.schema.clone(),
         window: cfg.clone(),
-        threshold: validation_threshold(&val_labels, &val_scores),
+        threshold: {
+            let (reference, name) = c.reference_negatives();
+            validation_threshold(&val_labels, &val_scores, &reference, name)
+        },
         training: UnsupervisedTraining {
             datasets: vec![data.dataset.clone()],
             test_dataset: test.dataset.clone(),
