@@ -590,3 +590,120 @@ fn live_unprivileged_error_names_privilege() {
         "{line}"
     );
 }
+
+/// (e) A sensor on a bridge (or a SPAN port) only sees traffic between other hosts in
+/// promiscuous mode, which the capture sets by default and drops on close: forwarded
+/// frames are passed up to the bridge device only while it is promiscuous.
+#[test]
+fn live_promiscuous_bridge_sees_other_hosts_traffic() {
+    if !prerequisites(&["ip", "hping3", "timeout"]) {
+        return;
+    }
+    let sensor = Netns::new("br");
+    let h1 = Netns::new("h1");
+    let h2 = Netns::new("h2");
+    let seq = NS_SEQ.fetch_add(1, Ordering::Relaxed);
+    let tag = format!("{}{seq}", std::process::id() % 10_000);
+    let ip = |ns: &Netns, args: &[&str]| {
+        run(Command::new("ip").args(["-n", &ns.name]).args(args));
+    };
+    ip(&sensor, &["link", "add", "br0", "type", "bridge"]);
+    ip(&sensor, &["link", "set", "br0", "up"]);
+    for (host, addr) in [(&h1, "10.214.0.1/24"), (&h2, "10.214.0.2/24")] {
+        let port = format!("wbp{tag}{}", &host.name[host.name.len() - 1..]);
+        run(Command::new("ip").args([
+            "-n",
+            &sensor.name,
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &host.name,
+        ]));
+        ip(&sensor, &["link", "set", &port, "master", "br0"]);
+        ip(&sensor, &["link", "set", &port, "up"]);
+        ip(host, &["addr", "add", addr, "dev", "eth0"]);
+        ip(host, &["link", "set", "eth0", "up"]);
+    }
+    const N: usize = 20;
+    let syns_between_hosts = |c: &Captured| {
+        c.records()
+            .into_iter()
+            .filter(|r| {
+                r.is_syn_only()
+                    && r.src == IpAddr::V4(Ipv4Addr::new(10, 214, 0, 1))
+                    && r.dst == IpAddr::V4(Ipv4Addr::new(10, 214, 0, 2))
+            })
+            .count()
+    };
+    let flood = || {
+        let _ = h1
+            .exec(
+                15,
+                &[
+                    "hping3",
+                    "-q",
+                    "-S",
+                    "-p",
+                    "80",
+                    "-c",
+                    &N.to_string(),
+                    "-i",
+                    "u10000",
+                    "10.214.0.2",
+                ],
+            )
+            .output()
+            .expect("hping3 runs");
+    };
+    let opts = |promiscuous: bool| {
+        let mut o = LiveOptions::new("br0");
+        o.backend = BackendChoice::AfPacket;
+        o.promiscuous = promiscuous;
+        o
+    };
+    // Warm the hosts' ARP caches so every SYN is a forwarded unicast frame.
+    let _ = h1
+        .exec(5, &["ping", "-c", "1", "-W", "1", "10.214.0.2"])
+        .output();
+    let got = capture_during(&sensor, vec![opts(false)], flood);
+    let cap = got.into_iter().next().unwrap().expect("capture opens");
+    assert_eq!(
+        syns_between_hosts(&cap),
+        0,
+        "not promiscuous: forwarded frames stay unseen"
+    );
+    let got = capture_during(&sensor, vec![opts(true)], flood);
+    let cap = got.into_iter().next().unwrap().expect("capture opens");
+    assert_eq!(
+        syns_between_hosts(&cap),
+        N,
+        "promiscuous: every SYN between the hosts"
+    );
+    // XDP in generic mode on the bridge sees them too (the frames it passes up).
+    let mut xdp = opts(true);
+    xdp.backend = BackendChoice::XdpSkb;
+    let got = capture_during(&sensor, vec![xdp], flood);
+    let cap = got
+        .into_iter()
+        .next()
+        .unwrap()
+        .expect("XDP opens on the bridge");
+    assert_eq!(
+        syns_between_hosts(&cap),
+        N,
+        "XDP (generic) on a promiscuous bridge"
+    );
+    // The membership went with the capture: the bridge is not promiscuous any more.
+    let out = Command::new("ip")
+        .args(["-n", &sensor.name, "-d", "link", "show", "br0"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("PROMISC"), "{text}");
+}

@@ -106,6 +106,49 @@ fn setsockopt_int(
     }
 }
 
+/// Holds an interface in promiscuous mode: a packet socket (protocol 0, so it receives
+/// nothing) with a `PACKET_MR_PROMISC` membership, which the kernel reference-counts and
+/// drops when the socket closes, also if the process dies.
+pub(crate) struct PromiscuousGuard {
+    _fd: OwnedFd,
+}
+
+impl PromiscuousGuard {
+    pub(crate) fn set(ifindex: u32) -> io::Result<Self> {
+        // SAFETY: plain socket(2) call.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: raw is a fresh fd we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: packet_mreq is plain data; zero is a valid start.
+        let mut mreq: libc::packet_mreq = unsafe { zeroed() };
+        mreq.mr_ifindex = ifindex as i32;
+        mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
+        // SAFETY: mreq is a valid packet_mreq of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                (&mreq as *const libc::packet_mreq).cast(),
+                size_of::<libc::packet_mreq>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PromiscuousGuard { _fd: fd })
+    }
+}
+
 impl AfPacketCapture {
     pub(crate) fn open(opts: &LiveOptions, ifindex: u32) -> Result<Self, LiveError> {
         let iface = opts.iface.as_str();

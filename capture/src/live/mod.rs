@@ -105,6 +105,12 @@ pub struct LiveOptions {
     /// Bytes of each frame copied to user space (headers only; default 128, at most
     /// [`MAX_SNAPLEN`]).
     pub snaplen: u32,
+    /// Put the interface in promiscuous mode while capturing (default), so a sensor on a
+    /// SPAN/mirror port or a bridge sees frames addressed to other hosts, as tcpdump,
+    /// Zeek and Suricata do. The kernel counts promiscuous users and drops ours when the
+    /// capture closes; failing to set it is a note ([`LiveCapture::notes`]), not an
+    /// error.
+    pub promiscuous: bool,
 }
 
 impl LiveOptions {
@@ -114,6 +120,7 @@ impl LiveOptions {
             iface: iface.into(),
             backend: BackendChoice::Auto,
             snaplen: DEFAULT_SNAPLEN,
+            promiscuous: true,
         }
     }
 }
@@ -151,12 +158,16 @@ enum Inner {
     AfPacket(afpacket::AfPacketCapture),
 }
 
-/// An open live capture. Dropping it detaches the XDP program / closes the socket.
+/// An open live capture. Dropping it detaches the XDP program / closes the socket (and
+/// with it our promiscuous-mode membership).
 pub struct LiveCapture {
     inner: Inner,
     backend: Backend,
     fallbacks: Vec<String>,
+    notes: Vec<String>,
     delivered: u64,
+    // Held for its side effect: the interface stays promiscuous while it is open.
+    _promiscuous: Option<afpacket::PromiscuousGuard>,
 }
 
 impl LiveCapture {
@@ -177,6 +188,21 @@ impl LiveCapture {
             )));
         }
         let ifindex = afpacket::ifindex(&opts.iface)?;
+        let mut notes = Vec::new();
+        let promiscuous = if opts.promiscuous {
+            match afpacket::PromiscuousGuard::set(ifindex) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    notes.push(format!(
+                        "promiscuous mode not set on {} ({e}): only frames addressed to this host are seen",
+                        opts.iface
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let mut fallbacks = Vec::new();
         let mut errors = Vec::new();
         for &backend in opts.backend.order() {
@@ -197,7 +223,9 @@ impl LiveCapture {
                         inner,
                         backend,
                         fallbacks,
+                        notes,
                         delivered: 0,
+                        _promiscuous: promiscuous,
                     })
                 }
                 Err(e) => {
@@ -226,6 +254,16 @@ impl LiveCapture {
     /// Human-readable reasons for each fallback taken (empty when the first choice worked).
     pub fn fallbacks(&self) -> &[String] {
         &self.fallbacks
+    }
+
+    /// Other things the caller should report (promiscuous mode that could not be set).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// True when this capture holds the interface in promiscuous mode.
+    pub fn is_promiscuous(&self) -> bool {
+        self._promiscuous.is_some()
     }
 
     /// Waits up to `timeout` for frames and calls `f` once per frame (in arrival order).

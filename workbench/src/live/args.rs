@@ -170,6 +170,11 @@ pub struct LiveArgs {
     /// Bytes of each frame copied from the kernel (headers only).
     #[arg(long, default_value_t = 128, value_name = "BYTES")]
     pub snaplen: u32,
+    /// Leave the interface out of promiscuous mode. By default the capture makes it
+    /// promiscuous (like tcpdump), so a sensor on a SPAN/mirror port or a bridge sees
+    /// every host's traffic, not only frames addressed to this machine.
+    #[arg(long)]
+    pub no_promisc: bool,
     /// No capture: the simulator feeds the same pipeline in real time (seed 003's
     /// simulation mode; works without privileges). --seconds, --seed, --intensity apply.
     #[arg(long, value_name = "SCENARIO", conflicts_with = "iface")]

@@ -347,7 +347,11 @@ fn print_start(spec: &RunSpec, addr: SocketAddr, model: &str, threshold: f64) {
         spec.backend
     );
     for f in &spec.fallbacks {
-        eprintln!("  fallback taken: {f}");
+        if f.starts_with("note: ") {
+            eprintln!("  {f}");
+        } else {
+            eprintln!("  fallback taken: {f}");
+        }
     }
     if let Some(url) = &spec.alert.publish {
         eprintln!(
@@ -635,6 +639,7 @@ pub fn run_live(a: &LiveArgs, quiet: bool) -> Result<RunReport> {
                         BackendArg::Afpacket => capture::live::BackendChoice::AfPacket,
                     },
                     snaplen: a.snaplen,
+                    promiscuous: !a.no_promisc,
                 };
                 let cap = capture::live::LiveCapture::open(&opts)
                     .with_context(|| format!("opening a live capture on {iface}"))?;
@@ -655,7 +660,11 @@ pub fn run_live(a: &LiveArgs, quiet: bool) -> Result<RunReport> {
                 };
                 (
                     cap.backend().name().to_string(),
-                    cap.fallbacks().to_vec(),
+                    cap.fallbacks()
+                        .iter()
+                        .cloned()
+                        .chain(cap.notes().iter().map(|n| format!("note: {n}")))
+                        .collect(),
                     Box::new(move |tx, stop, counters| {
                         source::capture_live(cap, record, tx, stop, counters)
                     }),
