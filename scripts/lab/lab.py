@@ -396,6 +396,75 @@ def build(name, rng, words, n_bots, lab):
     raise ValueError(name)
 
 
+def parse_ts(text):
+    """RFC 3339 UTC (tracing's JSON timestamps) -> epoch seconds."""
+    import datetime
+    t = text.rstrip("Z")
+    frac = 0.0
+    if "." in t:
+        t, f = t.split(".", 1)
+        frac = float("0." + f)
+    return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp() + frac
+
+
+def score_live(log_path, episodes, hosts):
+    """Alerts `workbench live` raised (its --log-format json lines) against the episodes.
+    An alert is firing from its `firing` event to its `resolved` event (or the end). An
+    episode is alerted when an alert on its attacker (or, for floods from spoofed or many
+    sources, its victim) is firing between 1 s before its start and 5 s after its end (a
+    window is 2 s and closes every 0.5 s); its delay is from the tool's start to that
+    alert's first firing (0 when the host was already alerting from an earlier attack).
+    Alerts no episode explains are false alerts."""
+    events = []
+    for line in open(log_path, errors="replace"):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get("state") in ("firing", "resolved") and d.get("src"):
+            events.append((parse_ts(d["timestamp"]), d["state"], d["src"],
+                           d.get("threat_type"), d.get("score")))
+    events.sort(key=lambda e: e[0])
+    alerts, open_ = [], {}
+    for ts, state, src, tt, score in events:
+        key = (src, tt)
+        if state == "firing" and key not in open_:
+            open_[key] = len(alerts)
+            alerts.append({"src": src, "threat_type": tt, "score": score, "fired": ts,
+                           "resolved": None})
+        elif state == "resolved" and key in open_:
+            alerts[open_.pop(key)]["resolved"] = ts
+
+    def sides(e):
+        t, atk, vic = e[0], e[1], e[2]
+        out = set()
+        if atk != "*":
+            out.add(atk)
+        if vic != "*" and t in ("syn_flood", "udp_flood", "ddos") and (atk == "*" or t == "ddos"):
+            out.add(vic)
+        return out
+
+    result, explained = [], set()
+    for e in episodes:
+        t, atk, vic, start, end, detail = e
+        who = sides(e)
+        first = None
+        for i, a in enumerate(alerts):
+            until = a["resolved"] if a["resolved"] is not None else float("inf")
+            if a["src"] in who and a["fired"] <= end + 5 and until >= start - 1:
+                explained.add(i)
+                if first is None or a["fired"] < first:
+                    first = a["fired"]
+        result.append({"attack_type": t, "attacker": atk, "victim": vic, "detail": detail,
+                       "alerted": first is not None,
+                       "delay_s": None if first is None else round(max(0.0, first - start), 3)})
+    lan = set(hosts.values())
+    false = [a for i, a in enumerate(alerts) if i not in explained]
+    return {"alerts": len(alerts), "episodes": result, "false_alerts": false,
+            "false_alerts_lan_hosts": sum(1 for a in false if a["src"] in lan)}
+
+
 def check_tools():
     missing = sorted({pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None})
     return missing
@@ -416,6 +485,12 @@ def main():
     ap.add_argument("--warmup", type=float, default=10, help="benign-only seconds first")
     ap.add_argument("--gap", type=float, nargs=2, default=[5, 12],
                     help="benign-only seconds between attacks (uniform range)")
+    ap.add_argument("--live", metavar="WORKBENCH",
+                    help="also run `WORKBENCH live --iface br0` on the LAN bridge (the "
+                         "shipped model, alerts to its log) and score its alerts against "
+                         "the episodes: DIR/live.json, DIR/live.log")
+    ap.add_argument("--live-arg", action="append", default=[], metavar="ARG",
+                    help="extra argument for `workbench live` (repeat)")
     ap.add_argument("--prefix", help="namespace name prefix (default wl<pid>; at most 8 "
                     "characters, interface names are limited to 15)")
     ap.add_argument("--snaplen", type=int, default=128,
@@ -466,6 +541,22 @@ def main():
         key = start_services(lab, work)
         cap = lab.spawn("tcpdump", "lan", ["tcpdump", "-i", "br0", "-n", "-s", str(a.snaplen),
                                            "--immediate-mode", "-U", "-w", pcap])
+        live = None
+        if a.live:
+            live_log = os.path.join(os.path.abspath(a.out), "live.log")
+            live = lab.spawn("live", "lan", [os.path.abspath(a.live), "live", "--iface", "br0",
+                                             "--listen", "127.0.0.1:0", "--log-format",
+                                             "json", *a.live_arg])
+            live_log_src = os.path.join(work, "live.log")
+            # Wait until the pipeline says it is up (its first line), at most 15 s.
+            for _ in range(150):
+                if os.path.getsize(live_log_src) > 0 or live.poll() is not None:
+                    break
+                time.sleep(0.1)
+            if live.poll() is not None:
+                raise RuntimeError("workbench live exited: "
+                                   + open(live_log_src, errors="replace").read()[-2000:])
+            time.sleep(1.0)
         time.sleep(1.0)
         budget = 3600
         for i, c in enumerate(clients):
@@ -512,6 +603,9 @@ def main():
             time.sleep(rng.uniform(*a.gap))
         time.sleep(2.0)
         lab.stop("tcpdump", cap, signal.SIGINT)
+        if live is not None:
+            lab.stop("live", live, signal.SIGTERM)
+            shutil.copy(os.path.join(work, "live.log"), live_log)
     finally:
         lab.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -528,6 +622,17 @@ def main():
         json.dump({"seed": a.seed, "clients": a.clients, "bots": a.bots, "net": f"{NET}.0/24",
                    "hosts": lab.hosts, "runs": runs_log, "tools": versions}, f, indent=1)
     log(f"wrote {pcap} and {len(episodes)} episodes")
+    if a.live:
+        scored = score_live(live_log, episodes, lab.hosts)
+        with open(os.path.join(a.out, "live.json"), "w") as f:
+            json.dump(scored, f, indent=1)
+        hit = [e for e in scored["episodes"] if e["alerted"]]
+        delays = sorted(e["delay_s"] for e in hit)
+        log(f"live: {len(hit)}/{len(episodes)} episodes alerted"
+            + (f", delay median {delays[len(delays) // 2]:.2f} s, max {delays[-1]:.2f} s"
+               if delays else "")
+            + f"; {len(scored['false_alerts'])} false alerts "
+              f"({scored['false_alerts_lan_hosts']} on lab hosts)")
     return 0
 
 
