@@ -312,6 +312,12 @@ pub struct TrainArgs {
     /// Seed of the row/column sampling: the same seed and data give the same file.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// `--algo gbdt`: average this many boosted ensembles trained with seeds SEED,
+    /// SEED+1, ... (bagging; their margins are averaged into one ensemble of all their
+    /// trees). Costs N times the training and scoring time; reduces the variance
+    /// sampling puts into one ensemble.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub bag: usize,
     /// `--algo forest`: most depth of a tree.
     #[arg(long, default_value_t = 12, value_name = "N")]
     pub forest_depth: usize,
@@ -340,6 +346,7 @@ impl TrainArgs {
             early_stopping_rounds: (self.early_stopping > 0).then_some(self.early_stopping),
             positive_weight: self.positive_weight,
             seed: self.seed,
+            bag: self.bag,
             ..crate::model::GbdtParams::default()
         }
     }

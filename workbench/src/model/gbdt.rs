@@ -277,6 +277,20 @@ pub struct GbdtParams {
     pub positive_weight: PositiveWeight,
     /// Seed of the row and column sampling.
     pub seed: u64,
+    /// Boosted ensembles averaged (bagging): `bag` ensembles trained with seeds `seed`,
+    /// `seed + 1`, ..., whose margins are averaged into one ensemble. Averaging cuts
+    /// the variance that row and column sampling put into a single ensemble. Absent in
+    /// files of single ensembles.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub bag: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl Default for GbdtParams {
@@ -294,6 +308,7 @@ impl Default for GbdtParams {
             bins: 256,
             positive_weight: PositiveWeight::Sqrt,
             seed: 0,
+            bag: 1,
         }
     }
 }
@@ -333,6 +348,9 @@ impl GbdtParams {
         }
         if self.bins < 2 {
             bail!("--bins must be at least 2");
+        }
+        if self.bag == 0 || self.bag > 64 {
+            bail!("--bag must be between 1 and 64, got {}", self.bag);
         }
         if self.early_stopping_rounds == Some(0) {
             bail!("early stopping needs at least 1 round (or none)");
@@ -544,8 +562,63 @@ pub fn extract(b: &GradientBooster, n_features: usize, trees_kept: usize) -> Res
 
 /// Fits on `train`, early-stops on `validation`, and returns our ensemble: with our
 /// histogram trainer ([`super::hist_gbdt`]), or with forust-ml when the environment
-/// variable `WORKBENCH_GBDT_TRAINER` is `forust` (undocumented; for benchmarks).
+/// variable `WORKBENCH_GBDT_TRAINER` is `forust` (undocumented; for benchmarks). With
+/// `params.bag > 1`, that many ensembles (seeds `seed..seed + bag`) averaged.
 pub fn train(
+    data: &TrainingData,
+    train: &[usize],
+    validation: &[usize],
+    params: &GbdtParams,
+) -> Result<(TreeEnsemble, FitInfo)> {
+    if params.bag > 1 {
+        let mut members = Vec::with_capacity(params.bag);
+        for b in 0..params.bag {
+            let p = GbdtParams {
+                seed: params.seed.wrapping_add(b as u64),
+                bag: 1,
+                ..params.clone()
+            };
+            members.push(train_one(data, train, validation, &p)?);
+        }
+        return Ok(average(members));
+    }
+    train_one(data, train, validation, params)
+}
+
+/// One ensemble averaging the margins of several: leaf values and base scores divided
+/// by their number, trees concatenated. Fit info: sums of trees, the first member's
+/// validation curve.
+pub fn average(members: Vec<(TreeEnsemble, FitInfo)>) -> (TreeEnsemble, FitInfo) {
+    let k = members.len().max(1) as f64;
+    let mut out = TreeEnsemble {
+        n_features: members.first().map_or(0, |m| m.0.n_features),
+        base_score: 0.0,
+        trees: Vec::new(),
+    };
+    let mut info = FitInfo {
+        trees_fitted: 0,
+        trees_kept: 0,
+        positive_weight: members.first().map_or(1.0, |m| m.1.positive_weight),
+        validation_logloss: members
+            .first()
+            .map(|m| m.1.validation_logloss.clone())
+            .unwrap_or_default(),
+    };
+    for (e, i) in members {
+        out.base_score += e.base_score / k;
+        for mut t in e.trees {
+            for n in t.nodes.iter_mut().filter(|n| n.leaf) {
+                n.leaf_value /= k;
+            }
+            out.trees.push(t);
+        }
+        info.trees_fitted += i.trees_fitted;
+        info.trees_kept += i.trees_kept;
+    }
+    (out, info)
+}
+
+fn train_one(
     data: &TrainingData,
     train: &[usize],
     validation: &[usize],

@@ -233,6 +233,61 @@ mod tests {
     }
 
     #[test]
+    fn a_bag_averages_the_margins_of_its_members() {
+        let data = real_data(8, 60.0);
+        let split = time_split(
+            &data.end_ns,
+            &data.timeline,
+            SplitConfig::TIME_DEFAULT,
+            2_000_000_000,
+        )
+        .unwrap();
+        let params = GbdtParams {
+            trees: 20,
+            subsample: 0.7,
+            colsample: 0.6,
+            seed: 5,
+            ..GbdtParams::default()
+        };
+        let member = |seed| {
+            gbdt::train(
+                &data,
+                &split.train,
+                &split.validation,
+                &GbdtParams {
+                    seed,
+                    ..params.clone()
+                },
+            )
+            .unwrap()
+        };
+        let (a, ia) = member(5);
+        let (b, ib) = member(6);
+        let (c, ic) = member(7);
+        let bagged = GbdtParams { bag: 3, ..params };
+        let (e, info) = gbdt::train(&data, &split.train, &split.validation, &bagged).unwrap();
+        assert_eq!(e.trees.len(), a.trees.len() + b.trees.len() + c.trees.len());
+        assert_eq!(
+            info.trees_kept,
+            ia.trees_kept + ib.trees_kept + ic.trees_kept
+        );
+        e.validate().unwrap();
+        let mut differ = false;
+        for i in (0..data.len()).step_by(7) {
+            let row = data.row(i);
+            let mean = (a.margin(row) + b.margin(row) + c.margin(row)) / 3.0;
+            assert!((e.margin(row) - mean).abs() <= 1e-9, "row {i}");
+            differ |= (a.margin(row) - b.margin(row)).abs() > 1e-6;
+        }
+        assert!(differ, "members with other seeds should differ");
+        // Same inputs, same bytes; a file of one ensemble keeps its old form.
+        let (again, _) = gbdt::train(&data, &split.train, &split.validation, &bagged).unwrap();
+        assert_eq!(e, again);
+        let one = serde_json::to_string(&GbdtParams::default()).unwrap();
+        assert!(!one.contains("bag"), "{one}");
+    }
+
+    #[test]
     fn rows_hash_depends_on_rows_and_order() {
         let data = real_data(6, 30.0);
         let a: Vec<usize> = (0..data.len()).collect();
