@@ -158,8 +158,12 @@ pub fn print_compare(out: &mut dyn Write, o: &CompareOutcome) -> Result<()> {
     let first = &o.results[0];
     writeln!(
         out,
-        "dataset {}: {} packets, {} host windows, {} attack (base rate {:.4})",
-        o.dataset.name, o.run.packets, first.windows, first.positives, first.base_rate
+        "dataset {}: {}, {} host windows, {} attack (base rate {:.4})",
+        o.dataset.name,
+        o.run.input_text(),
+        first.windows,
+        first.positives,
+        first.base_rate
     )?;
     writeln!(
         out,

@@ -127,8 +127,12 @@ pub fn print_eval(out: &mut dyn Write, o: &EvalOutcome) -> Result<()> {
     let f = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     writeln!(
         out,
-        "dataset {}: {} packets, {} host windows, {} attack (base rate {:.4})",
-        o.dataset.name, o.run.packets, r.windows, r.positives, r.base_rate
+        "dataset {}: {}, {} host windows, {} attack (base rate {:.4})",
+        o.dataset.name,
+        o.run.input_text(),
+        r.windows,
+        r.positives,
+        r.base_rate
     )?;
     writeln!(
         out,

@@ -859,9 +859,15 @@ pub fn print_train(out: &mut dyn Write, o: &TrainOutcome) -> Result<()> {
     if let (Some(p), Some(f)) = (&t.params, &t.fit) {
         writeln!(
             out,
-            "gbdt: {} of {} trees kept (max {}, depth {}, learning rate {}), positive weight {:.1}, fitted in {:.2} s",
-            f.trees_kept, f.trees_fitted, p.trees, p.depth, p.learning_rate,
-            f.positive_weight, o.timings.fit_s
+            "gbdt: {} of {} trees kept (max {}{}, depth {}, learning rate {}), positive weight {:.1}, fitted in {:.2} s",
+            f.trees_kept,
+            f.trees_fitted,
+            p.trees,
+            if p.bag > 1 { format!(" in each of {} bagged ensembles", p.bag) } else { String::new() },
+            p.depth,
+            p.learning_rate,
+            f.positive_weight,
+            o.timings.fit_s
         )?;
     }
     if let Some(p) = &t.forest {

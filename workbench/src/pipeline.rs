@@ -49,6 +49,22 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// What was read, for a headline: `N packets`, plus `M table rows` when feature
+    /// tables were inputs.
+    pub fn input_text(&self) -> String {
+        let rows: u64 = self.inputs.iter().filter_map(|i| i.table_rows).sum();
+        let tables = self
+            .inputs
+            .iter()
+            .filter(|i| i.table_rows.is_some())
+            .count();
+        match (tables, self.packets) {
+            (0, p) => format!("{p} packets"),
+            (t, 0) => format!("{rows} rows from {t} feature table(s)"),
+            (t, p) => format!("{p} packets and {rows} rows from {t} feature table(s)"),
+        }
+    }
+
     /// Why a run gave no rows, for error messages: the inputs' own errors when they
     /// failed, else that no packets were read.
     pub fn why_no_rows(&self) -> String {
