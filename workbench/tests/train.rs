@@ -207,11 +207,11 @@ fn training_is_deterministic_for_a_seed() {
     assert_eq!(a.model.training.data_sha256, c.model.training.data_sha256);
 }
 
-/// Issue 4's in-distribution target, PR-AUC >= 0.95 on a time-ordered split of
-/// simulated traffic, with the shipped model's recipe: `models/default-train.toml` (34
-/// captures of 90 s that all start at the same instant: every scenario at several
-/// intensities, six mixed, three benign), the default 60/20/20 split by time, so the
-/// test part holds the last 20% of every capture.
+/// Issue 4's in-distribution target, PR-AUC >= 0.95 on a time-ordered split, with the
+/// shipped model's recipe (one ensemble; the shipped model bags three):
+/// `models/default-train.toml` (34 simulated captures of 90 s — every scenario at
+/// several intensities, six mixed, three benign — and seven attack-lab runs as feature
+/// tables), split 60/20/20 per capture, so the test part holds the last 20% of each.
 #[test]
 fn train_cli_on_a_time_split_of_the_scenario_mix_then_eval_on_public_samples() {
     let tmp = tempfile::tempdir().unwrap();
@@ -246,6 +246,8 @@ fn train_cli_on_a_time_split_of_the_scenario_mix_then_eval_on_public_samples() {
             "20",
             "--positive-weight",
             "sqrt",
+            "--split-by",
+            "capture",
         ])
         .arg("--out")
         .arg(&model)
@@ -266,7 +268,7 @@ fn train_cli_on_a_time_split_of_the_scenario_mix_then_eval_on_public_samples() {
         v["rules_test"]["pr_auc"],
         v["test"]["at_model_threshold"]["tpr"],
     );
-    // Measured 0.973 (rules 0.191).
+    // Measured 0.962 (rules 0.161) with the lab runs; 0.973 on simulation alone.
     assert!(test_pr_auc >= 0.95, "test PR-AUC {test_pr_auc}");
     assert!(v["test"]["positives"].as_u64().unwrap() > 0);
     assert!(report.join("index.html").is_file());

@@ -85,8 +85,14 @@ fn which(name: &str) -> Option<PathBuf> {
 /// The suite, in the plan's order.
 pub fn all(extra_datasets: &[String]) -> Vec<Item> {
     let mut items = vec![];
-    let mut datasets = vec!["synthetic".to_string()];
-    datasets.extend(extra_datasets.iter().filter(|d| *d != "synthetic").cloned());
+    // The attack lab's held-out runs ship as feature tables in datasets/lab/: real
+    // tools, always available, never trained on.
+    let mut datasets = vec!["synthetic".to_string(), "lab-holdout".to_string()];
+    for d in extra_datasets {
+        if !datasets.contains(d) {
+            datasets.push(d.clone());
+        }
+    }
     items.push(Item {
         id: "throughput.features".into(),
         title: "feature extraction speed and memory on a spoofed SYN flood capture".into(),
