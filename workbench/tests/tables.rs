@@ -102,61 +102,45 @@ fn a_table_evaluates_like_its_capture() {
     }
 }
 
+/// `eval --model rules` on `table` with `window` (None: the default); must fail, and
+/// its stderr is returned.
+fn eval_error(table: &str, window: Option<&str>, report: &Path) -> String {
+    let mut args = vec![
+        "eval",
+        "--dataset",
+        table,
+        "--model",
+        "rules",
+        "-q",
+        "--report",
+    ];
+    args.push(report.to_str().unwrap());
+    if let Some(w) = window {
+        args.extend(["--window", w]);
+    }
+    let o = run(&args);
+    assert!(!o.status.success(), "eval {args:?} should fail");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn a_table_of_another_window_or_schema_is_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, table) = simulated_capture_and_table(tmp.path());
     // Another primary window than the one the table was computed with.
-    let o = run(&[
-        "eval",
-        "--dataset",
-        &table,
-        "--model",
-        "rules",
-        "--window",
-        "4",
-        "-q",
-        "--report",
-        tmp.path().join("r").to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let err = eval_error(&table, Some("4"), &tmp.path().join("r"));
     assert!(
         err.contains("rows.parquet") && err.contains("window_s"),
         "{err}"
     );
     // Another schema: two widths give suffixed column names.
-    let o = run(&[
-        "eval",
-        "--dataset",
-        &table,
-        "--model",
-        "rules",
-        "--window",
-        "2,10",
-        "-q",
-        "--report",
-        tmp.path().join("r2").to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let err = eval_error(&table, Some("2,10"), &tmp.path().join("r2"));
     assert!(
         err.contains("rows.parquet") && err.contains("schema") && err.contains("differ"),
         "{err}"
     );
     // Not a feature table at all.
     std::fs::write(Path::new(&table).join("rows.parquet"), b"not parquet").unwrap();
-    let o = run(&[
-        "eval",
-        "--dataset",
-        &table,
-        "--model",
-        "rules",
-        "-q",
-        "--report",
-        tmp.path().join("r3").to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let err = eval_error(&table, None, &tmp.path().join("r3"));
     assert!(err.contains("rows.parquet"), "{err}");
 }

@@ -103,6 +103,20 @@ impl TrainingData {
     }
 }
 
+#[cfg(test)]
+impl TrainingData {
+    /// The default 60/20/20 time split with a 2 s purge gap (test fixtures).
+    pub(crate) fn default_time_split(&self) -> crate::model::Split {
+        crate::model::time_split(
+            &self.end_ns,
+            &self.timeline,
+            crate::model::SplitConfig::TIME_DEFAULT,
+            2_000_000_000,
+        )
+        .expect("fixture data splits")
+    }
+}
+
 /// A [`RowSink`] that keeps labelled host rows for training.
 pub struct TrainingSink<'a> {
     labeler: &'a Labeler,

@@ -2008,7 +2008,7 @@ mod real_rows {
     use super::*;
     use crate::datasets::Dataset;
     use crate::engine::WindowConfig;
-    use crate::model::{collect, time_split, SplitConfig};
+    use crate::model::collect;
     use crate::simulate::{Scenario, SimConfig, Simulator};
 
     #[test]
@@ -2029,13 +2029,7 @@ mod real_rows {
             tables: Vec::new(),
         };
         let data = collect(&ds, &WindowConfig::default(), true).unwrap();
-        let split = time_split(
-            &data.end_ns,
-            &data.timeline,
-            SplitConfig::TIME_DEFAULT,
-            2_000_000_000,
-        )
-        .unwrap();
+        let split = data.default_time_split();
         let params = GbdtParams {
             trees: 30,
             subsample: 0.8,

@@ -180,13 +180,7 @@ mod tests {
     fn our_traversal_equals_forust_predictions_on_real_rows() {
         let data = real_data(5, 120.0);
         assert!(data.len() > 1000, "rows: {}", data.len());
-        let split = time_split(
-            &data.end_ns,
-            &data.timeline,
-            SplitConfig::TIME_DEFAULT,
-            2_000_000_000,
-        )
-        .unwrap();
+        let split = data.default_time_split();
         let params = GbdtParams {
             trees: 60,
             subsample: 0.8,
@@ -235,13 +229,7 @@ mod tests {
     #[test]
     fn a_bag_averages_the_margins_of_its_members() {
         let data = real_data(8, 60.0);
-        let split = time_split(
-            &data.end_ns,
-            &data.timeline,
-            SplitConfig::TIME_DEFAULT,
-            2_000_000_000,
-        )
-        .unwrap();
+        let split = data.default_time_split();
         let params = GbdtParams {
             trees: 20,
             subsample: 0.7,
