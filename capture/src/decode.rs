@@ -56,7 +56,139 @@ pub struct DecodeNotes {
 ///
 /// `wire_len` is the original length from the capture record; `data` the captured
 /// bytes. Never panics, whatever the bytes.
+///
+/// Plain IPv4 TCP/UDP frames (the bulk of any capture, and every packet of a flood)
+/// take a hand-written fast path; everything else — VLAN tags, IPv6, fragments, other
+/// protocols, broken IP headers — goes through etherparse's lax slicer. Both give the
+/// same result for every input (see [`decode_frame_etherparse`] and the differential
+/// tests).
+#[inline]
 pub fn decode_frame(
+    link: LinkType,
+    ts_ns: u64,
+    wire_len: u32,
+    data: &[u8],
+) -> Result<(PacketRecord, DecodeNotes), SkipReason> {
+    if let Some(done) = fast_path(link, ts_ns, wire_len, data) {
+        return Ok(done);
+    }
+    decode_frame_etherparse(link, ts_ns, wire_len, data)
+}
+
+/// IPv4 EtherType / SLL protocol type.
+const ETHERTYPE_IPV4: u16 = 0x0800;
+
+/// The fast path of [`decode_frame`]: `Some` only for a frame whose IP header is a
+/// readable IPv4 header of an unfragmented TCP or UDP packet, directly after the link
+/// header (Ethernet II without VLAN tags, Linux SLL/SLL2, or raw IP); `None` means
+/// "not handled here", never "invalid".
+///
+/// It mirrors, step by step, what etherparse's lax slicer does with such a frame:
+/// - Ethernet II needs 14 bytes; EtherType 0x0800 goes to the IP slicer, which looks at
+///   the version nibble (not the EtherType), so anything but version 4 is left to it.
+/// - IPv4: IHL ≥ 5 and the whole header captured, else etherparse reports an error.
+///   The payload ends at `total_length` when `header_len ≤ total_length ≤ captured`,
+///   otherwise at the end of the captured bytes (lax: snap-length cuts, TSO's 0).
+/// - Fragments (MF set or offset ≠ 0) and protocol 51 (AH, an extension header the
+///   slicer walks) are left to etherparse: only protocols 6 and 17 are handled.
+/// - TCP needs 20 bytes, a data offset ≥ 5 and the whole header; UDP (lax) 8 bytes.
+///   A transport header that fails this leaves ports and flags 0 and is noted as
+///   truncated, exactly as when the slicer stops at the transport layer.
+#[inline]
+fn fast_path(
+    link: LinkType,
+    ts_ns: u64,
+    wire_len: u32,
+    data: &[u8],
+) -> Option<(PacketRecord, DecodeNotes)> {
+    let ip = match link {
+        LinkType::Ethernet => {
+            if be16(data, 12)? != ETHERTYPE_IPV4 {
+                return None;
+            }
+            data.get(14..)?
+        }
+        LinkType::LinuxSll => {
+            if be16(data, 14)? != ETHERTYPE_IPV4 {
+                return None;
+            }
+            data.get(16..)?
+        }
+        LinkType::LinuxSll2 => {
+            if be16(data, 0)? != ETHERTYPE_IPV4 {
+                return None;
+            }
+            data.get(20..)?
+        }
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => data,
+        _ => return None,
+    };
+    let cap_len = data.len() as u32;
+    let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+    if h[0] >> 4 != 4 {
+        return None;
+    }
+    let header_len = usize::from(h[0] & 0x0f) * 4;
+    if header_len < 20 || ip.len() < header_len {
+        return None;
+    }
+    // MF flag (0x2000) or a fragment offset (0x1fff): leave fragments to etherparse.
+    if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+        return None;
+    }
+    let proto = h[9];
+    if proto != ip_proto::TCP && proto != ip_proto::UDP {
+        return None;
+    }
+    let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let payload = if total_len < header_len || total_len > ip.len() {
+        &ip[header_len..]
+    } else {
+        &ip[header_len..total_len]
+    };
+    let mut rec = PacketRecord {
+        ts_ns,
+        src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
+        dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
+        src_port: 0,
+        dst_port: 0,
+        proto,
+        tcp_flags: 0,
+        icmp_type: 0,
+        icmp_code: 0,
+        wire_len: wire_len.max(cap_len),
+        cap_len,
+        fragment: false,
+    };
+    let mut notes = DecodeNotes::default();
+    let ports = |t: &[u8]| {
+        (
+            u16::from_be_bytes([t[0], t[1]]),
+            u16::from_be_bytes([t[2], t[3]]),
+        )
+    };
+    if proto == ip_proto::TCP {
+        match payload.get(..20) {
+            Some(t) if t[12] >> 4 >= 5 && payload.len() >= usize::from(t[12] >> 4) * 4 => {
+                (rec.src_port, rec.dst_port) = ports(t);
+                rec.tcp_flags = t[13];
+            }
+            _ => notes.transport_truncated = true,
+        }
+    } else {
+        match payload.get(..8) {
+            Some(u) => (rec.src_port, rec.dst_port) = ports(u),
+            None => notes.transport_truncated = true,
+        }
+    }
+    Some((rec, notes))
+}
+
+/// [`decode_frame`] without the fast path: every frame through etherparse's lax
+/// slicer. Public for the differential tests and the `decode_frame` fuzz target, which
+/// check that both paths agree on every input.
+#[doc(hidden)]
+pub fn decode_frame_etherparse(
     link: LinkType,
     ts_ns: u64,
     wire_len: u32,
@@ -342,6 +474,205 @@ mod tests {
         ] {
             for n in 0..f.len() {
                 let _ = decode_frame(link, 0, n as u32, &f[..n]);
+            }
+        }
+    }
+
+    /// Every link type `decode_frame` knows, plus one it does not.
+    const LINKS: [LinkType; 9] = [
+        LinkType::Ethernet,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Null,
+        LinkType::Loop,
+        LinkType::Raw,
+        LinkType::Ipv4,
+        LinkType::Ipv6,
+        LinkType::Other(147),
+    ];
+
+    /// The fast path and etherparse agree on `data` as every link type, and on every
+    /// prefix of it (snap-length cuts).
+    fn assert_paths_agree(data: &[u8], wire_len: u32) {
+        for link in LINKS {
+            for n in 0..=data.len() {
+                let d = &data[..n];
+                assert_eq!(
+                    decode_frame(link, 7, wire_len, d),
+                    decode_frame_etherparse(link, 7, wire_len, d),
+                    "{link:?}, {n} of {} bytes: {:02x?}",
+                    data.len(),
+                    d
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_plain_tcp_and_udp() {
+        let f = eth_ipv4_tcp(tcp_flag::SYN);
+        assert!(fast_path(LinkType::Ethernet, 0, 60, &f).is_some());
+        let mut udp = f.clone();
+        udp[14 + 9] = ip_proto::UDP;
+        assert!(fast_path(LinkType::Ethernet, 0, 60, &udp).is_some());
+        // Left to etherparse: fragments, ICMP, AH, IPv6 behind an IPv4 EtherType, VLAN.
+        let mut frag = f.clone();
+        frag[14 + 6] = 0x20;
+        assert!(fast_path(LinkType::Ethernet, 0, 60, &frag).is_none());
+        let mut icmp = f.clone();
+        icmp[14 + 9] = ip_proto::ICMP;
+        assert!(fast_path(LinkType::Ethernet, 0, 60, &icmp).is_none());
+        let mut ah = f.clone();
+        ah[14 + 9] = 51;
+        assert!(fast_path(LinkType::Ethernet, 0, 60, &ah).is_none());
+        let mut v6 = f.clone();
+        v6[14] = 0x65;
+        assert!(fast_path(LinkType::Ethernet, 0, 60, &v6).is_none());
+        let mut vlan = f[..12].to_vec();
+        vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
+        vlan.extend_from_slice(&f[12..]);
+        assert!(fast_path(LinkType::Ethernet, 0, 64, &vlan).is_none());
+    }
+
+    #[test]
+    fn fast_path_equals_etherparse_on_edge_cases() {
+        let base = eth_ipv4_tcp(tcp_flag::SYN | tcp_flag::ECE);
+        let mut cases = vec![base.clone()];
+        // IP total length: 0 (TSO), below the header, inside the TCP header, exact,
+        // past the captured bytes; IHL 0..15; TCP data offsets 0..15; every protocol
+        // the slicer treats specially; fragment bits; other versions; padding.
+        for total in [0u16, 10, 19, 20, 21, 30, 39, 40, 41, 54, 1500, 65535] {
+            let mut f = base.clone();
+            f[16..18].copy_from_slice(&total.to_be_bytes());
+            cases.push(f);
+        }
+        for ihl in 0..16u8 {
+            let mut f = base.clone();
+            f.extend_from_slice(&[0u8; 60]);
+            f[14] = 0x40 | ihl;
+            cases.push(f);
+        }
+        for off in 0..16u8 {
+            let mut f = base.clone();
+            f.extend_from_slice(&[0u8; 40]);
+            f[14 + 20 + 12] = off << 4;
+            cases.push(f);
+        }
+        for proto in [0u8, 1, 2, 4, 6, 17, 41, 50, 51, 58, 132, 255] {
+            let mut f = base.clone();
+            f[14 + 9] = proto;
+            cases.push(f);
+        }
+        for frag in [
+            0x0000u16, 0x4000, 0x8000, 0x2000, 0x0001, 0x1fff, 0x3fff, 0xffff,
+        ] {
+            let mut f = base.clone();
+            f[20..22].copy_from_slice(&frag.to_be_bytes());
+            cases.push(f);
+        }
+        for version in 0..16u8 {
+            let mut f = base.clone();
+            f[14] = (version << 4) | 5;
+            cases.push(f);
+        }
+        let mut padded = base.clone();
+        padded.extend_from_slice(&[0xaa; 6]); // Ethernet minimum-size padding
+        cases.push(padded);
+        for f in &cases {
+            for wire in [0, f.len() as u32, 1514] {
+                assert_paths_agree(f, wire);
+            }
+        }
+    }
+
+    /// A frame that is usually almost valid: Ethernet (sometimes VLAN-tagged) + IPv4
+    /// or IPv6 + TCP/UDP/ICMP/other, with each header field drawn near its edges.
+    fn plausible_frame() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        (
+            prop_oneof![
+                Just(0x0800u16),
+                Just(0x0800),
+                Just(0x86dd),
+                Just(0x8100),
+                Just(0x0806),
+                any::<u16>()
+            ],
+            prop_oneof![
+                Just(0x45u8),
+                Just(0x45),
+                Just(0x46),
+                Just(0x4f),
+                Just(0x60),
+                any::<u8>()
+            ],
+            prop_oneof![
+                Just(None),
+                Just(Some(0u16)),
+                Just(Some(20)),
+                any::<u16>().prop_map(Some)
+            ],
+            prop_oneof![Just(0u16), Just(0x4000), any::<u16>()],
+            prop_oneof![
+                Just(6u8),
+                Just(17),
+                Just(1),
+                Just(51),
+                Just(58),
+                any::<u8>()
+            ],
+            prop_oneof![Just(0x50u8), Just(0x80), any::<u8>()],
+            proptest::collection::vec(any::<u8>(), 0..80),
+            any::<usize>(),
+        )
+            .prop_map(|(ether, vihl, total, frag, proto, tcp_off, tail, cut)| {
+                let mut f = vec![0u8; 12];
+                f.extend_from_slice(&ether.to_be_bytes());
+                if ether == 0x8100 {
+                    f.extend_from_slice(&[0x00, 0x64, 0x08, 0x00]);
+                }
+                let ip_start = f.len();
+                let mut ip = [0u8; 20];
+                ip[0] = vihl;
+                ip[6..8].copy_from_slice(&frag.to_be_bytes());
+                ip[9] = proto;
+                ip[12..16].copy_from_slice(&[192, 0, 2, 1]);
+                ip[16..20].copy_from_slice(&[198, 51, 100, 7]);
+                f.extend_from_slice(&ip);
+                let mut l4 = [0u8; 20];
+                l4[0..4].copy_from_slice(&[0x04, 0xd2, 0x00, 0x50]);
+                l4[4..6].copy_from_slice(&[0x00, 0x1c]); // UDP length 28
+                l4[12] = tcp_off;
+                l4[13] = 0x12;
+                f.extend_from_slice(&l4);
+                f.extend_from_slice(&tail);
+                let total = total.unwrap_or((f.len() - ip_start) as u16);
+                f[ip_start + 2..ip_start + 4].copy_from_slice(&total.to_be_bytes());
+                f.truncate(cut % (f.len() + 1));
+                f
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn fast_path_equals_etherparse_on_plausible_frames(f in plausible_frame(), wire in 0u32..2000) {
+            for link in LINKS {
+                proptest::prop_assert_eq!(
+                    decode_frame(link, 1, wire, &f),
+                    decode_frame_etherparse(link, 1, wire, &f)
+                );
+            }
+        }
+
+        #[test]
+        fn fast_path_equals_etherparse_on_noise(f in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120), wire in 0u32..2000) {
+            for link in LINKS {
+                proptest::prop_assert_eq!(
+                    decode_frame(link, 1, wire, &f),
+                    decode_frame_etherparse(link, 1, wire, &f)
+                );
             }
         }
     }
