@@ -19,4 +19,6 @@ pub use schema::{
 pub use window::{EngineStats, WindowEngine};
 
 #[cfg(test)]
+mod baseline;
+#[cfg(test)]
 mod tests;
