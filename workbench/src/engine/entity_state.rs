@@ -217,6 +217,9 @@ pub(crate) struct EntityState {
     /// The last hop this entity had a packet in (buckets are only rolled on packets);
     /// buckets for later hops are stale.
     pub cur_hop: u64,
+    /// The hop the entity was created in: buckets of earlier hops are all zero (their
+    /// ring slots are not written before a later hop), so window sums skip them.
+    first_hop: u64,
     keys: [LastSeen; N_TRACKERS],
 }
 
@@ -228,6 +231,7 @@ impl EntityState {
             mask: len as u64 - 1,
             horizon: n_buckets as u64,
             cur_hop: hop,
+            first_hop: hop,
             keys: std::array::from_fn(|_| LastSeen::new()),
         }
     }
@@ -268,7 +272,7 @@ impl EntityState {
     /// `cap` bounds the map: when full, an unseen key is counted as new and distinct
     /// but not remembered (counted in `saturated`), so memory stays bounded under a
     /// scan of every port of every host.
-    #[inline]
+    #[inline(always)]
     pub fn see_key(&mut self, t: Tracker, key: u128, cap: usize, saturated: &mut u64) -> Seen {
         let n = self.n();
         let hop = self.cur_hop;
@@ -312,7 +316,10 @@ impl EntityState {
         *out = Bucket::default();
         let n = self.n();
         let oldest_valid = self.cur_hop.saturating_sub(n - 1);
-        let first = end_hop.saturating_sub(m - 1).max(oldest_valid);
+        let first = end_hop
+            .saturating_sub(m - 1)
+            .max(oldest_valid)
+            .max(self.first_hop);
         let last = end_hop.min(self.cur_hop);
         if first > last {
             return;

@@ -586,3 +586,28 @@ fn a_spoofed_flood_equals_the_baseline_engine() {
     );
     assert_same_as_baseline(&WindowConfig::default(), &pkts[..200_000], &[1000, 150_000]);
 }
+
+proptest! {
+    /// The radix sort of host keys orders like `sort_unstable`, for IPv4-mapped keys,
+    /// IPv6 keys, a mix, and lists below and above the radix threshold.
+    #[test]
+    fn sort_keys_orders_like_sort_unstable(
+        v4 in prop::collection::vec(any::<u32>(), 0..900),
+        v6 in prop::collection::vec(any::<u128>(), 0..400),
+        low in prop::collection::vec(0u128..1024, 0..400),
+    ) {
+        let mapped = v4.iter().map(|a| (0xffffu128 << 32) | *a as u128);
+        for keys in [
+            mapped.clone().collect::<Vec<_>>(),
+            v6.clone(),
+            low.clone(),
+            mapped.chain(v6.iter().copied()).chain(low.iter().copied()).collect(),
+        ] {
+            let mut want = keys.clone();
+            want.sort_unstable();
+            let (mut got, mut scratch) = (keys, Vec::new());
+            super::window::sort_keys(&mut got, &mut scratch);
+            prop_assert_eq!(got, want);
+        }
+    }
+}
