@@ -6,6 +6,10 @@
 //! and each bucket counts the keys whose last sighting is in it. The number of distinct
 //! keys in a window is then the sum of those counts over the window's buckets — exact,
 //! O(1) per packet, with no per-window set unions.
+//!
+//! The three address trackers (hosts sent to, hosts received from, peers) share one
+//! map, [`AddrSeen`], so a packet's address is looked up once for two of them; each
+//! tracker still has its own last sighting, count and cap, exactly as three maps would.
 
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
@@ -117,6 +121,144 @@ impl LastSeen {
     }
 }
 
+/// One address's last sighting in each address tracker ([`ADDR_TRACKERS`] order); a
+/// tracker that does not remember the address has its bit clear in `present`.
+#[derive(Clone, Copy, Debug, Default)]
+struct AddrSlots {
+    hop: [u64; 3],
+    present: u8,
+}
+
+/// The trackers keyed by address, in [`AddrSlots`] order.
+const ADDR_TRACKERS: [Tracker; 3] = [Tracker::DstHosts, Tracker::SrcHosts, Tracker::Peers];
+/// Slot of [`Tracker::DstHosts`], [`Tracker::SrcHosts`] and [`Tracker::Peers`].
+const SLOT_DST: usize = 0;
+const SLOT_SRC: usize = 1;
+const SLOT_PEERS: usize = 2;
+
+/// Which way an address was seen, from the entity's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// The entity sent to it: a sighting in `DstHosts` and in `Peers`.
+    SentTo,
+    /// It sent to the entity: a sighting in `SrcHosts` and in `Peers`.
+    SentFrom,
+}
+
+/// Address → [`AddrSlots`], inline for the first few addresses.
+enum AddrMap {
+    Inline {
+        len: u8,
+        keys: [u128; INLINE_KEYS],
+        slots: [AddrSlots; INLINE_KEYS],
+    },
+    Map(HashMap<u128, AddrSlots, FixedHasher>),
+}
+
+/// The address trackers of one entity: one map, and per tracker the number of
+/// addresses it remembers (what its cap and its sweep look at), so it behaves exactly
+/// like one [`LastSeen`] per tracker.
+struct AddrSeen {
+    map: AddrMap,
+    len: [usize; 3],
+}
+
+impl AddrSeen {
+    fn new() -> Self {
+        AddrSeen {
+            map: AddrMap::Inline {
+                len: 0,
+                keys: [0; INLINE_KEYS],
+                slots: [AddrSlots::default(); INLINE_KEYS],
+            },
+            len: [0; 3],
+        }
+    }
+
+    #[inline]
+    fn get_mut(map: &mut AddrMap, key: u128) -> Option<&mut AddrSlots> {
+        match map {
+            AddrMap::Inline { len, keys, slots } => {
+                let n = *len as usize;
+                keys[..n]
+                    .iter()
+                    .position(|k| *k == key)
+                    .map(move |i| &mut slots[i])
+            }
+            AddrMap::Map(m) => m.get_mut(&key),
+        }
+    }
+
+    /// Adds an address that is not in the map.
+    #[inline]
+    fn insert(map: &mut AddrMap, key: u128, new: AddrSlots) {
+        match map {
+            AddrMap::Inline { len, keys, slots } => {
+                let n = *len as usize;
+                if n < INLINE_KEYS {
+                    keys[n] = key;
+                    slots[n] = new;
+                    *len += 1;
+                } else {
+                    let mut m = HashMap::with_capacity_and_hasher(2 * INLINE_KEYS, fixed_hasher());
+                    for i in 0..n {
+                        m.insert(keys[i], slots[i]);
+                    }
+                    m.insert(key, new);
+                    *map = AddrMap::Map(m);
+                }
+            }
+            AddrMap::Map(m) => {
+                m.insert(key, new);
+            }
+        }
+    }
+
+    /// Forgets, for each tracker slot in `which` (bit mask), the addresses whose last
+    /// sighting fails `keep`; drops addresses no tracker remembers.
+    fn retain(&mut self, which: u8, keep: impl Fn(u64) -> bool) {
+        let len = &mut self.len;
+        let mut forget = |a: &mut AddrSlots| {
+            for s in 0..3 {
+                let bit = 1u8 << s;
+                if which & a.present & bit != 0 && !keep(a.hop[s]) {
+                    a.present &= !bit;
+                    len[s] -= 1;
+                }
+            }
+            a.present != 0
+        };
+        match &mut self.map {
+            AddrMap::Inline {
+                len: n,
+                keys,
+                slots,
+            } => {
+                let mut w = 0;
+                for r in 0..*n as usize {
+                    if forget(&mut slots[r]) {
+                        keys[w] = keys[r];
+                        slots[w] = slots[r];
+                        w += 1;
+                    }
+                }
+                *n = w as u8;
+            }
+            AddrMap::Map(m) => {
+                m.retain(|_, a| forget(a));
+                m.shrink_to_fit();
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match &self.map {
+            AddrMap::Inline { .. } => 0,
+            AddrMap::Map(m) => m.capacity() * 48,
+        }
+    }
+}
+
 /// The distinct-key trackers every entity has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
@@ -197,7 +339,7 @@ impl Bucket {
     }
 }
 
-/// What [`EntityState::see_key`] found.
+/// What [`EntityState::see_port`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Seen {
     /// Already seen within the horizon.
@@ -220,7 +362,10 @@ pub(crate) struct EntityState {
     /// The hop the entity was created in: buckets of earlier hops are all zero (their
     /// ring slots are not written before a later hop), so window sums skip them.
     first_hop: u64,
-    keys: [LastSeen; N_TRACKERS],
+    /// [`Tracker::Dports`] and [`Tracker::LocalPorts`], keyed by (protocol, port).
+    ports: [LastSeen; 2],
+    /// [`Tracker::DstHosts`], [`Tracker::SrcHosts`] and [`Tracker::Peers`].
+    addrs: AddrSeen,
 }
 
 impl EntityState {
@@ -232,7 +377,8 @@ impl EntityState {
             horizon: n_buckets as u64,
             cur_hop: hop,
             first_hop: hop,
-            keys: std::array::from_fn(|_| LastSeen::new()),
+            ports: [LastSeen::new(), LastSeen::new()],
+            addrs: AddrSeen::new(),
         }
     }
 
@@ -267,19 +413,21 @@ impl EntityState {
         &mut self.ring[i]
     }
 
-    /// Records a sighting of `key` in tracker `t` at the current hop.
+    /// Records a sighting of port key `key` in tracker `t` ([`Tracker::Dports`] or
+    /// [`Tracker::LocalPorts`]) at the current hop.
     ///
     /// `cap` bounds the map: when full, an unseen key is counted as new and distinct
     /// but not remembered (counted in `saturated`), so memory stays bounded under a
     /// scan of every port of every host.
     #[inline(always)]
-    pub fn see_key(&mut self, t: Tracker, key: u128, cap: usize, saturated: &mut u64) -> Seen {
+    pub fn see_port(&mut self, t: Tracker, key: u128, cap: usize, saturated: &mut u64) -> Seen {
+        debug_assert!(matches!(t, Tracker::Dports | Tracker::LocalPorts));
         let n = self.n();
         let hop = self.cur_hop;
         let mask = self.mask;
         let cur = self.slot(hop);
         let ti = t as usize;
-        let map = &mut self.keys[ti];
+        let map = &mut self.ports[usize::from(t == Tracker::LocalPorts)];
         let len = map.len();
         let seen = match map.get_mut(key) {
             Some(last) if hop - *last < n => {
@@ -311,6 +459,63 @@ impl EntityState {
         seen
     }
 
+    /// Records a sighting of address key `key` at the current hop: in `DstHosts` and
+    /// `Peers` when the entity sent to it, in `SrcHosts` and `Peers` when it sent to the
+    /// entity. The same as a sighting in each of the two trackers (see
+    /// [`Self::see_port`] for `cap` and `saturated`), with one lookup.
+    #[inline(always)]
+    pub fn see_addr(&mut self, way: Peer, key: u128, cap: usize, saturated: &mut u64) {
+        let n = self.n();
+        let hop = self.cur_hop;
+        let mask = self.mask;
+        let cur = self.slot(hop);
+        let first = match way {
+            Peer::SentTo => SLOT_DST,
+            Peer::SentFrom => SLOT_SRC,
+        };
+        let ring = &mut self.ring;
+        let AddrSeen { map, len } = &mut self.addrs;
+        // One tracker's sighting: as `see_port`, with "in the map" meaning "this
+        // tracker's bit is set".
+        let mut see = |a: &mut AddrSlots, s: usize| {
+            let ti = ADDR_TRACKERS[s] as usize;
+            let bit = 1u8 << s;
+            if a.present & bit != 0 {
+                let last = a.hop[s];
+                if hop - last < n {
+                    if last != hop {
+                        ring[(last & mask) as usize].distinct_last[ti] -= 1;
+                        a.hop[s] = hop;
+                        ring[cur].distinct_last[ti] += 1;
+                    }
+                    return;
+                }
+                a.hop[s] = hop;
+            } else if len[s] >= cap {
+                *saturated += 1;
+            } else {
+                a.present |= bit;
+                a.hop[s] = hop;
+                len[s] += 1;
+            }
+            ring[cur].distinct_last[ti] += 1;
+        };
+        match AddrSeen::get_mut(map, key) {
+            Some(a) => {
+                see(a, first);
+                see(a, SLOT_PEERS);
+            }
+            None => {
+                let mut a = AddrSlots::default();
+                see(&mut a, first);
+                see(&mut a, SLOT_PEERS);
+                if a.present != 0 {
+                    AddrSeen::insert(map, key, a);
+                }
+            }
+        }
+    }
+
     /// Sums the buckets of the `m` hops ending at `end_hop` into `out`.
     pub fn window_sum(&self, end_hop: u64, m: u64, out: &mut Bucket) {
         *out = Bucket::default();
@@ -335,24 +540,42 @@ impl EntityState {
         self.cur_hop + self.n() <= end_hop
     }
 
-    /// Drops remembered keys that fell out of the horizon, when they dominate a map.
+    /// Drops remembered keys that fell out of the horizon, when they dominate a
+    /// tracker's map (each tracker decides on its own, as if it had its own map).
     pub fn sweep_keys(&mut self) {
         let n = self.n();
         let hop = self.cur_hop;
-        for ti in 0..N_TRACKERS {
-            // Stale slots were cleared when rolled over, so the whole ring is live.
-            let live: u64 = self.ring.iter().map(|b| b.distinct_last[ti] as u64).sum();
-            let map = &mut self.keys[ti];
-            if map.len() as u64 > 2 * live + 32 {
+        // Stale slots were cleared when rolled over, so the whole ring is live.
+        let live = |ring: &[Bucket], t: Tracker| -> u64 {
+            ring.iter()
+                .map(|b| b.distinct_last[t as usize] as u64)
+                .sum()
+        };
+        for (i, t) in [Tracker::Dports, Tracker::LocalPorts]
+            .into_iter()
+            .enumerate()
+        {
+            let map = &mut self.ports[i];
+            if map.len() as u64 > 2 * live(&self.ring, t) + 32 {
                 map.retain(|last| hop - last < n);
             }
+        }
+        let mut which = 0u8;
+        for (s, t) in ADDR_TRACKERS.into_iter().enumerate() {
+            if self.addrs.len[s] as u64 > 2 * live(&self.ring, t) + 32 {
+                which |= 1 << s;
+            }
+        }
+        if which != 0 {
+            self.addrs.retain(which, |last| hop - last < n);
         }
     }
 
     /// Approximate heap bytes held (for the memory-bound documentation and tests).
     pub fn heap_bytes(&self) -> usize {
         self.ring.len() * std::mem::size_of::<Bucket>()
-            + self.keys.iter().map(LastSeen::heap_bytes).sum::<usize>()
+            + self.ports.iter().map(LastSeen::heap_bytes).sum::<usize>()
+            + self.addrs.heap_bytes()
     }
 }
 

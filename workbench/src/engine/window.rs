@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::config::{ConfigError, Resolved, WindowConfig};
 use super::entity_state::{
-    addr_key, fixed_hasher, key_addr, port_key, Bucket, EntityState, FixedHasher, Seen, Tracker,
+    addr_key, fixed_hasher, key_addr, port_key, Bucket, EntityState, FixedHasher, Peer, Seen,
+    Tracker,
 };
 use super::features::compute;
 use super::row::{Entity, RowRef, RowSink};
@@ -211,7 +212,7 @@ impl WindowEngine {
         let sat = &mut self.stats.distinct_saturated;
         let (src, dst) = (addr_key(pkt.src), addr_key(pkt.dst));
         if has_ports(pkt) {
-            let seen = g.see_key(
+            let seen = g.see_port(
                 Tracker::Dports,
                 port_key(pkt.proto, pkt.dst_port),
                 GLOBAL_KEY_CAP,
@@ -221,10 +222,11 @@ impl WindowEngine {
                 g.current().udp_new_out += 1;
             }
         }
-        g.see_key(Tracker::DstHosts, dst, GLOBAL_KEY_CAP, sat);
-        g.see_key(Tracker::SrcHosts, src, GLOBAL_KEY_CAP, sat);
-        g.see_key(Tracker::Peers, src, GLOBAL_KEY_CAP, sat);
-        g.see_key(Tracker::Peers, dst, GLOBAL_KEY_CAP, sat);
+        // The global row "sent" every packet and "received" every packet: its address
+        // trackers see the source as a sender and the destination as a receiver (the
+        // source's `Peers` sighting before the destination's, as always).
+        g.see_addr(Peer::SentFrom, src, GLOBAL_KEY_CAP, sat);
+        g.see_addr(Peer::SentTo, dst, GLOBAL_KEY_CAP, sat);
     }
 
     /// Closes hops from the open one up to (not including) `new_hop`.
@@ -399,13 +401,12 @@ fn add_sender(h: &mut EntityState, pkt: &PacketRecord, dst: u128, cap: usize, sa
     count_common(b, pkt);
     count_sent_flags(b, pkt);
     if has_ports(pkt) {
-        let seen = h.see_key(Tracker::Dports, port_key(pkt.proto, pkt.dst_port), cap, sat);
+        let seen = h.see_port(Tracker::Dports, port_key(pkt.proto, pkt.dst_port), cap, sat);
         if seen == Seen::New && pkt.proto == ip_proto::UDP {
             h.current().udp_new_out += 1;
         }
     }
-    h.see_key(Tracker::DstHosts, dst, cap, sat);
-    h.see_key(Tracker::Peers, dst, cap, sat);
+    h.see_addr(Peer::SentTo, dst, cap, sat);
 }
 
 fn add_receiver(h: &mut EntityState, pkt: &PacketRecord, src: u128, cap: usize, sat: &mut u64) {
@@ -425,13 +426,12 @@ fn add_receiver(h: &mut EntityState, pkt: &PacketRecord, src: u128, cap: usize, 
         b.unreach_in += 1;
     }
     if has_ports(pkt) {
-        h.see_key(
+        h.see_port(
             Tracker::LocalPorts,
             port_key(pkt.proto, pkt.dst_port),
             cap,
             sat,
         );
     }
-    h.see_key(Tracker::SrcHosts, src, cap, sat);
-    h.see_key(Tracker::Peers, src, cap, sat);
+    h.see_addr(Peer::SentFrom, src, cap, sat);
 }
