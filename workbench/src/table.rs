@@ -135,11 +135,14 @@ impl Batch {
             .into_column(),
         );
         cols.push(f64_column("window_s", self.width));
-        // Row-major → one buffer per feature: read the rows in order, write n streams.
-        let mut features: Vec<Vec<f64>> = vec![vec![0.0; height]; n];
-        for (i, row) in self.values.chunks_exact(n.max(1)).enumerate() {
-            for (col, v) in features.iter_mut().zip(row) {
-                col[i] = *v;
+        // Row-major → one buffer per feature, 64 rows (~22 KB) at a time so the block
+        // being read stays in cache while its values go out to the n columns.
+        let mut features: Vec<Vec<f64>> = (0..n).map(|_| Vec::with_capacity(height)).collect();
+        if n > 0 {
+            for block in self.values.chunks(64 * n) {
+                for (j, col) in features.iter_mut().enumerate() {
+                    col.extend(block.chunks_exact(n).map(|row| row[j]));
+                }
             }
         }
         drop(self.values);
