@@ -518,7 +518,6 @@ impl EntityState {
 
     /// Sums the buckets of the `m` hops ending at `end_hop` into `out`.
     pub fn window_sum(&self, end_hop: u64, m: u64, out: &mut Bucket) {
-        *out = Bucket::default();
         let n = self.n();
         let oldest_valid = self.cur_hop.saturating_sub(n - 1);
         let first = end_hop
@@ -527,9 +526,12 @@ impl EntityState {
             .max(self.first_hop);
         let last = end_hop.min(self.cur_hop);
         if first > last {
+            *out = Bucket::default();
             return;
         }
-        for h in first..=last {
+        // The first bucket is copied rather than added to zeros (the same sum).
+        *out = self.ring[self.slot(first)];
+        for h in first + 1..=last {
             out.add(&self.ring[self.slot(h)]);
         }
     }
