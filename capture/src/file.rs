@@ -41,6 +41,51 @@ struct Interface {
     snaplen: u32,
 }
 
+/// How classic pcap records are laid out (from the file header's magic), for reading
+/// complete records straight from the buffer.
+#[derive(Clone, Copy, Debug)]
+struct LegacyLayout {
+    big_endian: bool,
+    /// 16, or 24 for the "modified" (Kuznetzov) format.
+    header_len: usize,
+}
+
+impl LegacyLayout {
+    fn of(h: &pcap_parser::PcapHeader) -> Self {
+        // The record parser pcap-parser picks for this header (LegacyPcapReader).
+        if h.is_modified_format() {
+            LegacyLayout {
+                big_endian: false,
+                header_len: 24,
+            }
+        } else {
+            LegacyLayout {
+                big_endian: h.is_bigendian(),
+                header_len: 16,
+            }
+        }
+    }
+
+    /// The record at the start of `data` when it is complete there: (ts_sec, ts_frac,
+    /// origlen, frame bytes, record length). `None` leaves the record to pcap-parser.
+    #[inline]
+    fn record<'a>(&self, data: &'a [u8]) -> Option<(u32, u32, u32, &'a [u8], usize)> {
+        let h: &[u8; 16] = data.get(..16)?.try_into().ok()?;
+        let field = |i: usize| {
+            let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+            if self.big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let caplen = field(8) as usize;
+        let end = self.header_len.checked_add(caplen)?;
+        let frame = data.get(self.header_len..end)?;
+        Some((field(0), field(4), field(12), frame, end))
+    }
+}
+
 /// A pcap or pcapng file as a [`PacketSource`].
 pub struct CaptureFile {
     path: PathBuf,
@@ -48,6 +93,10 @@ pub struct CaptureFile {
     format: Option<CaptureFormat>,
     /// Classic pcap: link type and whether timestamps are nanoseconds.
     legacy: Option<(LinkType, bool)>,
+    /// Classic pcap: record layout, when complete records are read from the buffer
+    /// directly (see [`Self::without_fast_path`]).
+    legacy_layout: Option<LegacyLayout>,
+    fast_path: bool,
     interfaces: Vec<Interface>,
     /// Last timestamp seen, for Simple Packet Blocks, which carry none.
     last_ts_ns: u64,
@@ -105,6 +154,8 @@ impl CaptureFile {
             reader,
             format: None,
             legacy: None,
+            legacy_layout: None,
+            fast_path: true,
             interfaces: Vec::new(),
             last_ts_ns: 0,
             ng_big_endian: false,
@@ -115,6 +166,15 @@ impl CaptureFile {
         // Read the header block now so link-type errors surface at open time.
         cf.advance_header()?;
         Ok(cf)
+    }
+
+    /// Reads every classic pcap record through pcap-parser, as before the fast path
+    /// (complete records read straight from the buffer). For the tests that check both
+    /// give the same packets, counters and errors.
+    #[doc(hidden)]
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
     }
 
     /// The file's path.
@@ -145,6 +205,7 @@ impl CaptureFile {
         let (consumed, outcome) = match self.reader.next() {
             Ok((n, PcapBlockOwned::LegacyHeader(h))) => {
                 let link = LinkType::from_number(h.network.0 as u32);
+                self.legacy_layout = Some(LegacyLayout::of(&h));
                 (n, Ok((link, h.is_nanosecond_precision())))
             }
             Ok((n, _)) => (n, Err(None)),
@@ -225,6 +286,31 @@ impl PacketSource for CaptureFile {
             return Ok(None);
         }
         loop {
+            // Classic pcap, record complete in the buffer: what pcap-parser's reader
+            // would return for it (`parse_pcap_frame{,_be,_modified}`: header fields,
+            // then `caplen` bytes), without its block enum and nom plumbing. Anything
+            // else (a cut record, end of file, refills) takes the general path below.
+            if let (Some(layout), Some((link, nanos)), true) =
+                (self.legacy_layout, self.legacy, self.fast_path)
+            {
+                if let Some((ts_sec, ts_usec, origlen, frame, len)) =
+                    layout.record(self.reader.data())
+                {
+                    let frac = if nanos {
+                        ts_usec as u64
+                    } else {
+                        ts_usec as u64 * 1_000
+                    };
+                    let ts = ts_sec as u64 * 1_000_000_000 + frac;
+                    let result = decode(link, ts, origlen, frame);
+                    self.reader.consume_noshift(len);
+                    self.stats.bytes = self.reader.consumed() as u64;
+                    if let Some(rec) = self.stats.count_frame(result) {
+                        return Ok(Some(rec));
+                    }
+                    continue;
+                }
+            }
             if let Some(detail) = self.invalid_ng_block_len() {
                 self.done = true;
                 return Err(self.corrupt(detail));
