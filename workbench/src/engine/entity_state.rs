@@ -219,11 +219,11 @@ impl AddrSeen {
     fn retain(&mut self, which: u8, keep: impl Fn(u64) -> bool) {
         let len = &mut self.len;
         let mut forget = |a: &mut AddrSlots| {
-            for s in 0..3 {
+            for (s, count) in len.iter_mut().enumerate() {
                 let bit = 1u8 << s;
                 if which & a.present & bit != 0 && !keep(a.hop[s]) {
                     a.present &= !bit;
-                    len[s] -= 1;
+                    *count -= 1;
                 }
             }
             a.present != 0
