@@ -252,6 +252,10 @@ impl TableWriter {
                 ParquetWriter::new(out)
                     // zstd: measured fewer instructions than snappy here (callgrind).
                     .with_compression(ParquetCompression::Zstd(None))
+                    // Encode on the writer thread only: it already runs beside the
+                    // engine, and polars' pool (one thread per core) would take turns
+                    // with the engine's thread. Same pages, in the same order.
+                    .set_parallel(false)
                     .batched(&pl_schema)
                     .with_context(|| format!("starting Parquet file {}", path.display()))?,
             )),
