@@ -5,14 +5,32 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{GlobalArgs, LogFormat};
+/// How log events are written to stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// For people.
+    #[default]
+    Text,
+    /// One JSON object per line with level, target and fields (Promtail/Loki).
+    Json,
+}
+
+/// What the logger writes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// Warnings and errors only.
+    pub quiet: bool,
+    /// Debug level when > 0.
+    pub verbose: u8,
+}
 
 /// Installs the global subscriber. Level: RUST_LOG if set, else `warn` with `--quiet`,
 /// `debug` with `-v`, `info` otherwise. Calling it twice is harmless (the second is ignored).
-pub fn init(g: &GlobalArgs) {
-    let default_level = if g.quiet {
+pub fn init(s: &LogSettings) {
+    let default_level = if s.quiet {
         "warn"
-    } else if g.verbose > 0 {
+    } else if s.verbose > 0 {
         "debug"
     } else {
         "info"
@@ -22,7 +40,7 @@ pub fn init(g: &GlobalArgs) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match g.log_format {
+    let _ = match s.format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

@@ -252,7 +252,7 @@ fn alertmanager_outage_loses_no_alert() {
     let names: Vec<String> = header[3..].to_vec();
     let schema = workbench::engine::FeatureSchema::for_widths(&[2.0]);
     assert_eq!(names, schema.names, "rows-out columns");
-    let rules = workbench::eval::scorer::RulesScorer::new(&schema).expect("rules");
+    let rules = workbench::eval::RulesScorer::new(&schema).expect("rules");
     let expected: BTreeSet<(String, String)> = table
         .iter()
         .filter(|(_, e, _)| e != "*")

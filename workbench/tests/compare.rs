@@ -11,13 +11,14 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-use workbench::commands_eval::dataset_inputs;
-use workbench::commands_train::{train_datasets, TrainOutcome};
-use workbench::engine::{WindowConfig, WindowEngine};
-use workbench::eval::{EvalSink, Labeler, Score, Scorer};
-use workbench::model::collect;
+use workbench::engine::WindowConfig;
+use workbench::eval::{EvalSink, Score, Scorer};
+use workbench::labels::Labeler;
 use workbench::model::onnx::{OnnxOptions, OnnxScorer};
+use workbench::pipeline::Driver;
 use workbench::progress::Progress;
+use workbench::train::collect;
+use workbench::train::{train_datasets, TrainOutcome};
 
 fn train(dir: &Path, name: &str, algo: &str, extra: &[&str]) -> TrainOutcome {
     let out = dir.join(format!("{name}.wbm.json"));
@@ -102,10 +103,10 @@ fn batched_scoring_equals_row_by_row_scoring() {
     let s = OnnxScorer::load_with(&paths[0], &data.schema, &OnnxOptions::default()).unwrap();
     let per_row = RowByRow(&s);
     let labeler = Labeler::new(ds.episodes.clone());
-    let mut engine = WindowEngine::new(cfg.clone()).unwrap();
+    let mut driver = Driver::new(cfg.clone()).unwrap();
     let mut sink = EvalSink::with_scorers(vec![&s, &per_row], &labeler, cfg.widths_s[0]);
     let progress = Progress::bytes(0, true);
-    workbench::pipeline::run(dataset_inputs(&ds), &mut engine, &mut sink, &progress);
+    workbench::pipeline::run(ds.inputs(), &mut driver, &mut sink, &progress);
     let (runs, matched) = sink.into_runs();
     assert!(matched.iter().any(|&m| m));
     assert_eq!(runs[0].len(), n, "every host row scored once");
@@ -313,10 +314,12 @@ fn train_report_has_the_feature_importance_chart_and_table() {
             serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
         let imp = &json["feature_importance"];
         let feats = imp["features"].as_array().unwrap();
-        assert_eq!(feats.len(), o.model.schema.len());
+        assert_eq!(feats.len(), o.model_file().unwrap().schema.len());
         assert_eq!(
             feats[0]["feature"],
-            o.model.feature_importance[0].feature.as_str()
+            o.model_file().unwrap().feature_importance[0]
+                .feature
+                .as_str()
         );
         let share: f64 = feats
             .iter()
@@ -325,11 +328,14 @@ fn train_report_has_the_feature_importance_chart_and_table() {
         assert!((share - 1.0).abs() < 1e-9, "{algo}: shares sum to {share}");
         let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
         assert!(html.contains("id=\"importance\""));
-        assert!(html.contains(&format!(">{}<", o.model.feature_importance[0].feature)));
+        assert!(html.contains(&format!(
+            ">{}<",
+            o.model_file().unwrap().feature_importance[0].feature
+        )));
         eprintln!(
             "{algo}: {} first ({:.1}%), measure {}",
-            o.model.feature_importance[0].feature,
-            o.model.feature_importance[0].gain_share * 100.0,
+            o.model_file().unwrap().feature_importance[0].feature,
+            o.model_file().unwrap().feature_importance[0].gain_share * 100.0,
             imp["measure"]
         );
     }

@@ -54,7 +54,7 @@ fn reference(sensors: &[Vec<String>]) -> Rows {
         let Cmd::Publish(a) = Cli::try_parse_from(v).unwrap().command else {
             panic!("not publish")
         };
-        let mut src = workbench::sources::SimSource::new(&a.sim.config(a.simulate.unwrap()));
+        let mut src = workbench::pipeline::SimSource::new(&a.sim.config(a.simulate.unwrap()));
         let mut last = 0;
         while let Some(mut r) = src.next_packet().unwrap() {
             r.ts_ns = r.ts_ns.max(last);

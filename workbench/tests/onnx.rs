@@ -11,11 +11,12 @@ use std::path::Path;
 use std::process::Command;
 
 use prost::Message;
-use workbench::commands_train::{train_datasets, TrainOutcome};
 use workbench::engine::{FeatureSchema, WindowConfig};
 use workbench::eval::Scorer;
 use workbench::model::onnx::{OnnxOptions, OnnxScorer};
-use workbench::model::{collect, TrainingData};
+use workbench::model::TrainingData;
+use workbench::train::collect;
+use workbench::train::{train_datasets, TrainOutcome};
 
 /// Trains 60 trees on 120 s of mixed traffic and exports both ONNX forms.
 fn train_and_export(dir: &Path) -> TrainOutcome {
@@ -131,7 +132,7 @@ fn exported_models_score_like_the_native_ensemble_everywhere() {
     let o = train_and_export(tmp.path());
     eprintln!(
         "trained {} trees and exported in {:.1} s: {:?}",
-        o.model.ensemble.trees.len(),
+        o.model_file().unwrap().ensemble.trees.len(),
         started.elapsed().as_secs_f64(),
         o.onnx
     );
@@ -145,12 +146,15 @@ fn exported_models_score_like_the_native_ensemble_everywhere() {
     let (rows, n) = rows_with_nan(&data, 3000);
     let native: Vec<f64> = rows
         .chunks_exact(k)
-        .map(|r| o.model.ensemble.predict_proba(r))
+        .map(|r| o.model_file().unwrap().ensemble.predict_proba(r))
         .collect();
     assert!(native.iter().all(|p| p.is_finite()));
     for x in &o.onnx {
         let s = OnnxScorer::load_with(&x.path, &data.schema, &OnnxOptions::default()).unwrap();
-        assert_eq!(s.default_threshold(), o.model.threshold.value);
+        assert_eq!(
+            s.default_threshold(),
+            o.model_file().unwrap().threshold.value
+        );
         let t = std::time::Instant::now();
         let tract = s.score_rows(&rows, n).unwrap();
         let d = max_diff(&native, &tract);
@@ -188,14 +192,14 @@ fn exported_models_score_like_the_native_ensemble_everywhere() {
         assert_eq!(names, data.schema.names);
         assert_eq!(
             metadata["workbench.training_data_sha256"],
-            o.model.training.data_sha256.as_str()
+            o.model_file().unwrap().training.data_sha256.as_str()
         );
         let th: f64 = metadata["workbench.threshold"]
             .as_str()
             .unwrap()
             .parse()
             .unwrap();
-        assert_eq!(th, o.model.threshold.value);
+        assert_eq!(th, o.model_file().unwrap().threshold.value);
     }
 
     #[cfg(feature = "ort")]
@@ -413,7 +417,7 @@ fn throughput_on_100k_rows() {
         "both",
     ]);
     let o = train_datasets(&a, &mixed(21, 120.0), None, true).unwrap();
-    let e = &o.model.ensemble;
+    let e = &o.model_file().unwrap().ensemble;
     eprintln!("model: {} trees, {} nodes", e.trees.len(), e.node_count());
     let data = collect(&mixed(22, 60.0), &WindowConfig::default(), true).unwrap();
     let k = data.n_features();
@@ -525,7 +529,7 @@ fn check_parity(o: &TrainOutcome, with_nan: bool, dir: &Path) -> Vec<(String, St
     };
     let native: Vec<f64> = rows
         .chunks_exact(k)
-        .map(|r| o.model.predict_proba(r))
+        .map(|r| o.model_file().unwrap().predict_proba(r))
         .collect();
     assert!(native.iter().all(|p| p.is_finite()));
     let distinct: std::collections::BTreeSet<u64> = native.iter().map(|p| p.to_bits()).collect();
@@ -538,12 +542,15 @@ fn check_parity(o: &TrainOutcome, with_nan: bool, dir: &Path) -> Vec<(String, St
     for x in &o.onnx {
         assert!(x.max_abs_diff <= 1e-5, "{x:?}");
         let s = OnnxScorer::load_with(&x.path, &data.schema, &OnnxOptions::default()).unwrap();
-        assert_eq!(s.default_threshold(), o.model.threshold.value);
+        assert_eq!(
+            s.default_threshold(),
+            o.model_file().unwrap().threshold.value
+        );
         let tract = s.score_rows(&rows, n).unwrap();
         let d = max_diff(&native, &tract);
         eprintln!(
             "{} {}: max |native - tract| = {d:.3e} on {n} rows",
-            o.model.kind.name(),
+            o.model_file().unwrap().kind.name(),
             x.form
         );
         assert!(d <= 1e-5, "{}: {d}", x.form);
@@ -555,11 +562,14 @@ fn check_parity(o: &TrainOutcome, with_nan: bool, dir: &Path) -> Vec<(String, St
             let d = max_diff(&native, &theirs);
             eprintln!(
                 "{} {}: max |native - onnxruntime-python| = {d:.3e}",
-                o.model.kind.name(),
+                o.model_file().unwrap().kind.name(),
                 x.form
             );
             assert!(d <= 1e-5, "{}: {d}", x.form);
-            assert_eq!(metadata["workbench.model_kind"], o.model.kind.name());
+            assert_eq!(
+                metadata["workbench.model_kind"],
+                o.model_file().unwrap().kind.name()
+            );
             measured.push((x.form.clone(), "onnxruntime-python".to_string(), d));
         }
     }
@@ -575,7 +585,11 @@ fn check_parity(o: &TrainOutcome, with_nan: bool, dir: &Path) -> Vec<(String, St
             for x in &o.onnx {
                 let s = OnnxScorer::load_with(&x.path, &data.schema, &opts).unwrap();
                 let d = max_diff(&native, &s.score_rows(&rows, n).unwrap());
-                eprintln!("{} {} through ort: {d:.3e}", o.model.kind.name(), x.form);
+                eprintln!(
+                    "{} {} through ort: {d:.3e}",
+                    o.model_file().unwrap().kind.name(),
+                    x.form
+                );
                 assert!(d <= 1e-5, "{}: {d}", x.form);
             }
         }
@@ -598,8 +612,11 @@ fn forest_exports_score_like_the_native_forest_everywhere() {
             "20000",
         ],
     );
-    assert_eq!(o.model.kind, workbench::model::ModelKind::Forest);
-    assert_eq!(o.model.ensemble.trees.len(), 30);
+    assert_eq!(
+        o.model_file().unwrap().kind,
+        workbench::model::ModelKind::FOREST
+    );
+    assert_eq!(o.model_file().unwrap().ensemble.trees.len(), 30);
     assert_eq!(o.onnx.len(), 2, "tree_ensemble and plain");
     check_parity(&o, true, tmp.path());
 }
@@ -608,7 +625,10 @@ fn forest_exports_score_like_the_native_forest_everywhere() {
 fn logistic_export_scores_like_the_native_model_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
     let o = train_algo(tmp.path(), "logistic", &[]);
-    assert_eq!(o.model.kind, workbench::model::ModelKind::Logistic);
+    assert_eq!(
+        o.model_file().unwrap().kind,
+        workbench::model::ModelKind::LOGISTIC
+    );
     // One graph of standard operators, whatever --onnx-form says.
     assert_eq!(o.onnx.len(), 1);
     assert_eq!(o.onnx[0].form, "plain");

@@ -9,10 +9,12 @@ use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use workbench::commands_train::{train_datasets, TrainOutcome};
 use workbench::engine::{FeatureSchema, WindowConfig};
-use workbench::eval::{scorer_for, Scorer};
-use workbench::model::{collect, GbdtScorer, ModelFile, ModelKind};
+use workbench::eval::Scorer;
+use workbench::model::scorer_for;
+use workbench::model::{GbdtScorer, ModelFile, ModelKind};
+use workbench::train::collect;
+use workbench::train::{train_datasets, TrainOutcome};
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("workbench runs");
@@ -50,7 +52,11 @@ fn model_file_round_trips_and_scores_like_the_trained_model() {
     let path = &o.path;
     let bytes = std::fs::read(path).unwrap();
     let loaded = ModelFile::load(path).unwrap();
-    assert_eq!(loaded, o.model, "the file reads back as trained");
+    assert_eq!(
+        &loaded,
+        o.model_file().unwrap(),
+        "the file reads back as trained"
+    );
     assert_eq!(
         loaded.to_bytes().unwrap(),
         bytes,
@@ -58,7 +64,7 @@ fn model_file_round_trips_and_scores_like_the_trained_model() {
     );
 
     let schema = FeatureSchema::for_widths(&[2.0]);
-    assert_eq!(loaded.kind, ModelKind::Gbdt);
+    assert_eq!(loaded.kind, ModelKind::GBDT);
     assert_eq!(loaded.format, "workbench-model");
     assert_eq!(loaded.workbench_version, env!("CARGO_PKG_VERSION"));
     assert_eq!(loaded.schema_fingerprint, schema.fingerprint());
@@ -99,7 +105,7 @@ fn model_file_round_trips_and_scores_like_the_trained_model() {
     let scorer = scorer_for(path.to_str().unwrap(), &schema).unwrap();
     assert_eq!(scorer.name(), "m");
     assert_eq!(scorer.default_threshold(), t.value);
-    let direct = GbdtScorer::new("m".into(), &o.model);
+    let direct = GbdtScorer::new("m".into(), &o.model_file().unwrap());
     let data = collect(&mixed(21, 150.0), &WindowConfig::default(), true).unwrap();
     let mut row = vec![0f64; data.n_features()];
     let mut distinct = std::collections::BTreeSet::new();
@@ -108,7 +114,7 @@ fn model_file_round_trips_and_scores_like_the_trained_model() {
             *v = f64::from(x);
         }
         let from_file = scorer.score(&row).value;
-        let in_memory = o.model.ensemble.predict_proba(data.row(i));
+        let in_memory = o.model_file().unwrap().ensemble.predict_proba(data.row(i));
         assert_eq!(from_file.to_bits(), in_memory.to_bits(), "row {i}");
         assert_eq!(direct.score(&row).value.to_bits(), in_memory.to_bits());
         distinct.insert(from_file.to_bits());
@@ -189,7 +195,11 @@ fn schema_checks_refuse_other_schemas_and_damaged_files() {
     assert!(ModelFile::load(&cut).is_err());
     assert!(ModelFile::load(&tmp.path().join("missing.wbm.json")).is_err());
     // A wrong name is refused before writing.
-    assert!(o.model.save(&tmp.path().join("m.json")).is_err());
+    assert!(o
+        .model_file()
+        .unwrap()
+        .save(&tmp.path().join("m.json"))
+        .is_err());
 }
 
 #[test]
@@ -204,7 +214,10 @@ fn training_is_deterministic_for_a_seed() {
         read(&a) != read(&c),
         "the seed changes nothing: sampling is off?"
     );
-    assert_eq!(a.model.training.data_sha256, c.model.training.data_sha256);
+    assert_eq!(
+        a.model_file().unwrap().training.data_sha256,
+        c.model_file().unwrap().training.data_sha256
+    );
 }
 
 /// Issue 4's in-distribution target, PR-AUC >= 0.95 on a time-ordered split, with the
@@ -345,7 +358,7 @@ fn cross_dataset_mode_tests_on_the_other_dataset() {
     ]);
     let test_ds = mixed(23, 150.0);
     let o = train_datasets(&a, &mixed(21, 150.0), Some(&test_ds), true).unwrap();
-    let t = &o.model.training;
+    let t = &o.model_file().unwrap().training;
     assert_eq!(t.split.mode, "cross_dataset");
     assert_eq!(t.split.shares.train, 0.8);
     assert_eq!(t.test_dataset.as_deref(), Some("mixed-23"));
@@ -384,7 +397,7 @@ fn forest_and_logistic_files_round_trip_deterministically() {
             "{algo}: not deterministic"
         );
         let loaded = ModelFile::load(&a.path).unwrap();
-        assert_eq!(loaded, a.model);
+        assert_eq!(&loaded, a.model_file().unwrap());
         assert_eq!(loaded.to_bytes().unwrap(), bytes);
         assert_eq!(loaded.kind.name(), algo);
         assert!(loaded.training.params.is_none() && loaded.training.fit.is_none());

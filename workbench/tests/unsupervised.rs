@@ -13,11 +13,11 @@ use std::process::Command;
 use workbench::engine::WindowConfig;
 use workbench::eval::ThreatType;
 use workbench::model::onnx::{OnnxOptions, OnnxScorer};
-use workbench::model::unsupervised::train::{train_unsupervised, UnsupervisedOutcome};
 use workbench::model::unsupervised::{UnsupervisedFile, UnsupervisedModel, MEMBERS};
-use workbench::model::{collect, load_scorer, TrainingData};
+use workbench::model::{load_scorer, TrainingData};
+use workbench::train::{collect, train_datasets, TrainOutcome};
 
-fn train(dir: &Path, name: &str, seed: &str, export: bool) -> UnsupervisedOutcome {
+fn train(dir: &Path, name: &str, seed: &str, export: bool) -> TrainOutcome {
     let out = dir.join(format!("{name}.wbm.json"));
     let report = dir.join(format!("{name}-report"));
     let mut args = vec![
@@ -40,7 +40,7 @@ fn train(dir: &Path, name: &str, seed: &str, export: bool) -> UnsupervisedOutcom
     // attack at the end of mixed seed 21, is a poor test: its bots are negatives and
     // just as unusual.)
     let data = simulated(workbench::simulate::Scenario::Portscan, 21, 120.0);
-    train_unsupervised(&train_args(&args), &data, None, true).expect("training works")
+    train_datasets(&train_args(&args), &data, None, true).expect("training works")
 }
 
 /// Real rows of another simulation (benign and attack windows).
@@ -72,11 +72,11 @@ fn trains_on_benign_windows_deterministically_and_scores_through_eval() {
     let a = train(tmp.path(), "a", "7", false);
     let b = train(tmp.path(), "b", "7", false);
     let c = train(tmp.path(), "c", "8", false);
-    let bytes = |o: &UnsupervisedOutcome| std::fs::read(&o.path).unwrap();
+    let bytes = |o: &TrainOutcome| std::fs::read(&o.path).unwrap();
     assert_eq!(bytes(&a), bytes(&b), "same data and seed, different bytes");
     assert_ne!(bytes(&a), bytes(&c), "the seed changes nothing");
 
-    let m = &a.model;
+    let m = a.file::<UnsupervisedFile>().unwrap();
     assert_eq!(m.kind, "unsupervised");
     let t = &m.training;
     assert!(t.benign_fit_rows > 1000, "{}", t.benign_fit_rows);

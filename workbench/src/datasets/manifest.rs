@@ -180,7 +180,7 @@ impl Manifest {
             if p.is_file() {
                 captures.push(p);
             } else if p.is_dir() {
-                captures.extend(crate::sources::expand_inputs(&[p])?);
+                captures.extend(crate::pipeline::expand_inputs(&[p])?);
             } else {
                 missing.push(p);
             }

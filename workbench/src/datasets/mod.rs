@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::labels::{read_episodes, Episode};
+use crate::pipeline::{expand_inputs, Input, SimSource};
 use crate::simulate::SimConfig;
-use crate::sources::expand_inputs;
 
 pub use manifest::{check, known_manifests, list, Manifest};
 
@@ -35,6 +35,27 @@ pub struct Dataset {
     pub tables: Vec<PathBuf>,
     /// Ground truth.
     pub episodes: Vec<Episode>,
+}
+
+impl Dataset {
+    /// The pipeline inputs of the dataset: its captures, then its simulations, then its
+    /// feature tables.
+    pub fn inputs(&self) -> Vec<Input> {
+        let mut inputs: Vec<Input> = self.captures.iter().cloned().map(Input::File).collect();
+        for sim in &self.simulations {
+            inputs.push(Input::Source(
+                format!(
+                    "simulated {} ({} s, seed {})",
+                    sim.scenario.name(),
+                    sim.seconds,
+                    sim.seed
+                ),
+                Box::new(SimSource::new(sim)),
+            ));
+        }
+        inputs.extend(self.tables.iter().cloned().map(Input::Table));
+        inputs
+    }
 }
 
 /// Resolves `--dataset`: an existing directory, else a manifest name.

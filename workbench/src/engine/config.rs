@@ -51,7 +51,7 @@ impl Default for WindowConfig {
 
 /// [`WindowConfig`] converted to integer nanoseconds and hop counts.
 #[derive(Clone, Debug)]
-pub(crate) struct Resolved {
+pub struct Resolved {
     pub hop_ns: u64,
     /// Width of each window in hops, in configuration order.
     pub width_hops: Vec<u64>,
@@ -61,7 +61,7 @@ pub(crate) struct Resolved {
 
 impl WindowConfig {
     /// Checks the configuration and converts it to hops.
-    pub(crate) fn resolve(&self) -> Result<Resolved, ConfigError> {
+    pub fn resolve(&self) -> Result<Resolved, ConfigError> {
         if !(self.hop_s > 0.0 && self.hop_s.is_finite()) {
             return Err(ConfigError::BadHop(self.hop_s));
         }

@@ -11,14 +11,12 @@ mod row;
 mod schema;
 mod window;
 
-pub use config::{ConfigError, WindowConfig, MAX_HOPS_PER_WINDOW};
+pub use config::{ConfigError, Resolved, WindowConfig, MAX_HOPS_PER_WINDOW};
 pub use row::{Entity, FeatureRow, RowRef, RowSink};
 pub use schema::{
     width_suffix, FeatureDef, FeatureSchema, BASE_FEATURES, F, N_BASE, SCHEMA_VERSION,
 };
 pub use window::{EngineStats, WindowEngine};
 
-#[cfg(test)]
-mod baseline;
 #[cfg(test)]
 mod tests;

@@ -1,21 +1,24 @@
-//! Evaluation: score host windows, label them from episodes, and measure honestly.
+//! Evaluation: the [`Scorer`] trait every model scores through and the seeds'
+//! baselines ([`baselines`]); scoring host windows, labelling them from episodes
+//! ([`crate::labels::Labeler`]) and measuring honestly ([`metrics`], [`evaluate`]).
 //!
 //! The numbers follow the defaults Arp et al. (USENIX Security 2022) ask for: the base
 //! rate beside every score, per-attack breakdowns, time-ordered data only, and a
 //! threshold chosen for a false-positive budget (1%) rather than accuracy.
 
-pub mod labelling;
+pub mod baselines;
 pub mod metrics;
 pub mod scorer;
 mod summary;
 
 use std::net::IpAddr;
 
-pub use labelling::{Labeler, Role};
-pub use scorer::{scorer_for, RulesScorer, Score, Scorer, ThreatType};
+pub use baselines::{FormulaScorer, RulesScorer};
+pub use scorer::{Score, Scorer, ThreatType};
 pub use summary::{evaluate, EpisodeOutcome, EvalResult, PerAttack};
 
 use crate::engine::{Entity, RowRef, RowSink};
+use crate::labels::{Labeler, Role};
 
 /// One scored and labelled host window.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -6,10 +6,10 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 use serde::Serialize;
 
-use super::labelling::Labeler;
 use super::metrics::{at_threshold, average_precision, roc_auc, threshold_at_fpr, AtThreshold};
 use super::ScoredWindow;
 use crate::labels::HostSpec;
+use crate::labels::Labeler;
 
 /// The false-positive budget the headline threshold is chosen for.
 pub const TARGET_FPR: f64 = 0.01;

@@ -13,30 +13,22 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use serde::Serialize;
 
 pub use run::CommandRun;
 
-/// `workbench kpi` options.
-#[derive(Debug, Args)]
-pub struct KpiArgs {
-    /// Also measure detection quality on these datasets (manifest names or directories;
-    /// repeat or separate with commas). The embedded synthetic data is always measured.
-    #[arg(short, long, value_delimiter = ',', value_name = "NAME|DIR")]
-    pub dataset: Vec<String>,
-    /// Model the quality KPIs measure (`default`, `rules`, a model file).
-    #[arg(short, long, default_value = "default", value_name = "MODEL")]
+/// What `workbench kpi` measures and where it writes.
+#[derive(Clone, Debug)]
+pub struct KpiConfig {
+    /// Datasets whose quality is measured besides the embedded synthetic data.
+    pub datasets: Vec<String>,
+    /// The model the quality KPIs measure.
     pub model: String,
-    /// Report directory (kpi.json, index.html, and each step's own report).
-    #[arg(long, default_value = "reports/kpi", value_name = "DIR")]
+    /// Report directory.
     pub report: PathBuf,
-    /// Alertmanager binary for the alert-delivery SLOs; the suite starts its own on a
-    /// free loopback port. Without one these KPIs are skipped with the reason.
-    #[arg(long, env = "WORKBENCH_ALERTMANAGER_BIN", value_name = "FILE")]
+    /// Alertmanager binary for the alert-delivery SLOs (found on PATH when None).
     pub alertmanager_bin: Option<PathBuf>,
-    /// Run only the KPIs whose id contains one of these words (e.g. `quality,slo`).
-    #[arg(long, value_delimiter = ',', value_name = "WORDS")]
+    /// Only KPIs whose id contains one of these words (all when empty).
     pub only: Vec<String>,
 }
 
@@ -105,7 +97,7 @@ impl KpiReport {
 }
 
 /// Runs the suite and writes `kpi.json` and `index.html` under `a.report`.
-pub fn run_kpi(a: &KpiArgs, quiet: bool) -> Result<(KpiReport, PathBuf)> {
+pub fn run_kpi(a: &KpiConfig, quiet: bool) -> Result<(KpiReport, PathBuf)> {
     std::fs::create_dir_all(&a.report)
         .with_context(|| format!("creating report directory {}", a.report.display()))?;
     let exe = std::env::current_exe().context("finding the workbench binary")?;
@@ -121,7 +113,7 @@ pub fn run_kpi(a: &KpiArgs, quiet: bool) -> Result<(KpiReport, PathBuf)> {
         alertmanager_bin: a.alertmanager_bin.clone().or_else(items::find_alertmanager),
     };
     let mut kpis = Vec::new();
-    for item in items::all(&a.dataset) {
+    for item in items::all(&a.datasets) {
         if !a.only.is_empty() && !a.only.iter().any(|w| item.id.contains(w.as_str())) {
             continue;
         }

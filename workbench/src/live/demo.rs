@@ -14,17 +14,17 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use super::args::{DemoArgs, Speed};
 use super::source::FirstPacketWatch;
-use super::{replay_files, write_json};
+use super::{replay_files, write_json, DemoConfig};
 use crate::labels::HostSpec;
+use crate::pipeline::Speed;
 use crate::simulate::{write_scenario, Scenario, SimConfig};
 
 /// The demo's target for first scan packet → alert, seconds (the seed asks for 3).
 pub const TARGET_S: f64 = 1.0;
 
 /// Runs the demo; returns the process exit status (0 when an alert came in time).
-pub fn run_demo(a: &DemoArgs, quiet: bool) -> Result<bool> {
+pub fn run_demo(a: &DemoConfig, quiet: bool) -> Result<bool> {
     let cfg = SimConfig {
         scenario: Scenario::Portscan,
         seconds: a.seconds,
@@ -72,7 +72,7 @@ pub fn run_demo(a: &DemoArgs, quiet: bool) -> Result<bool> {
         vec![sim.pcap.clone()],
         Speed::Factor(1.0),
         &alert,
-        a.window.config(),
+        a.window.clone(),
         None,
         watch.clone(),
         quiet,
@@ -133,7 +133,7 @@ pub fn run_demo(a: &DemoArgs, quiet: bool) -> Result<bool> {
             "target_met": met,
             "model": report.model,
             "threshold": report.threshold,
-            "window_hop_s": a.window.hop,
+            "window_hop_s": a.window.hop_s,
             "run": &report,
         }),
     )?;

@@ -1,20 +1,19 @@
-//! The engine thread: packets and watermarks from a source → `WindowEngine` (event
-//! time) → every host row scored → alert tracker, `/stats` snapshot and metrics.
+//! The engine thread: packets and watermarks from a source → the engine driver (event
+//! time) → every host row scored → the alerter, the `/stats` snapshot and metrics.
 
-use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::alert::{confidence_level, rfc3339, threat_of, AlertTracker};
-use crate::engine::{EngineStats, Entity, RowRef, RowSink, WindowEngine, F};
-use crate::eval::{RulesScorer, Scorer};
-use crate::http::{HostScore, LiveStatus, Metrics};
-use crate::table::TableWriter;
-
 use super::source::{Msg, SourceCounters};
+use crate::alert::{confidence_level, rfc3339, Alerter};
+use crate::engine::{EngineStats, Entity, RowRef, RowSink, F};
+use crate::eval::Scorer;
+use crate::http::{HostScore, LiveStatus, Metrics};
+use crate::pipeline::Driver;
 use crate::stack::nats::Publisher;
+use crate::table::TableWriter;
 
 /// How often a sensor (`--publish`) sends its pending batches and watermark heartbeats:
 /// often enough that scorers close windows within a fraction of a second, rarely
@@ -33,11 +32,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// `/ready` and `/stats` state.
     pub status: Arc<Mutex<LiveStatus>>,
-    /// The alert lifecycle.
-    pub tracker: Arc<Mutex<AlertTracker>>,
-    /// Wakes the alert loop when a new alert starts (so it goes out at once, not at
-    /// the next tick).
-    pub wake: Arc<tokio::sync::Notify>,
+    /// Where scored host windows go.
+    pub alerter: Alerter,
     /// Source counters.
     pub counters: Arc<SourceCounters>,
 }
@@ -61,7 +57,6 @@ pub struct EngineOutcome {
 
 struct LiveSink<'a> {
     scorer: &'a dyn Scorer,
-    threshold: f64,
     shared: &'a Shared,
     rows_out: Option<TableWriter>,
     window_end: Option<u64>,
@@ -92,41 +87,25 @@ impl RowSink for LiveSink<'_> {
         let d = t.elapsed();
         self.shared.metrics.observe_infer(d);
         self.host_rows += 1;
-        // A model gives a score only; the seed rules name what the window looks like.
-        let threat = threat_of(
-            score.threat.or_else(|| RulesScorer::explain(row.values)),
-            score.value,
-        );
-        let alerting = score.value >= self.threshold;
-        if alerting {
+        let scored = self
+            .shared
+            .alerter
+            .observe(host, score, row.values, row.window_end_ns);
+        if scored.alerting {
             self.threat_rows += 1;
             self.shared
                 .metrics
-                .count_threat(threat.name(), confidence_level(score.value));
-            self.observe(host, threat, score.value, row);
+                .count_threat(scored.threat.name(), confidence_level(score.value));
         }
         self.hosts.push(HostScore {
             host: host.to_string(),
             score: score.value,
-            threat_type: threat.name().to_string(),
-            alerting,
+            threat_type: scored.threat.name().to_string(),
+            alerting: scored.alerting,
             packets_out: value(row.values, F::PktsOut),
         });
         self.score_time += t.elapsed();
     }
-}
-
-/// An alert's `detail`: seed 000's detail, plus seed 003's rule inputs (shared by live
-/// runs and the NATS scorer so both alert alike).
-pub fn alert_detail(values: &[f64]) -> String {
-    format!(
-        "rate={:.1}, uniq_dports={}, pps={:.0}, unique_ports={}, syn_packets={}",
-        value(values, F::ConnRate),
-        value(values, F::UniqDports),
-        value(values, F::PacketsPerSecond),
-        value(values, F::UniquePorts),
-        value(values, F::SynPackets),
-    )
 }
 
 fn value(v: &[f64], f: F) -> f64 {
@@ -134,33 +113,8 @@ fn value(v: &[f64], f: F) -> f64 {
 }
 
 impl LiveSink<'_> {
-    fn observe(
-        &mut self,
-        host: IpAddr,
-        threat: crate::eval::ThreatType,
-        score: f64,
-        row: RowRef<'_>,
-    ) {
-        let detail = alert_detail(row.values);
-        let new = match self.shared.tracker.lock() {
-            Ok(mut t) => t.observe(
-                Instant::now(),
-                SystemTime::now(),
-                host,
-                threat,
-                score,
-                detail,
-                row.window_end_ns,
-            ),
-            Err(_) => false,
-        };
-        if new {
-            self.shared.wake.notify_one();
-        }
-    }
-
     /// Publishes the latest window's hosts to `/stats`.
-    fn publish(&mut self, engine: &WindowEngine) {
+    fn publish(&mut self, driver: &Driver) {
         let Ok(mut st) = self.shared.status.lock() else {
             return;
         };
@@ -178,7 +132,7 @@ impl LiveSink<'_> {
                 .window_end
                 .map(|ns| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)));
         }
-        st.engine = engine.stats().clone();
+        st.engine = driver.stats().clone();
     }
 }
 
@@ -186,16 +140,14 @@ impl LiveSink<'_> {
 /// row (global and host) exactly as `workbench features` would write it.
 pub fn run_engine(
     rx: Receiver<Msg>,
-    mut engine: WindowEngine,
+    mut driver: Driver,
     scorer: &dyn Scorer,
-    threshold: f64,
     shared: Shared,
     rows_out: Option<TableWriter>,
     mut publisher: Option<Publisher>,
 ) -> EngineOutcome {
     let mut sink = LiveSink {
         scorer,
-        threshold,
         shared: &shared,
         rows_out,
         window_end: None,
@@ -234,7 +186,7 @@ pub fn run_engine(
                     if let Some(pb) = publisher.as_mut() {
                         pb.publish(p);
                     }
-                    engine.push(p, &mut sink);
+                    driver.push(p, &mut sink);
                 }
             }
             Some(Msg::Watermark(ts)) => {
@@ -243,11 +195,17 @@ pub fn run_engine(
                 if let Some(pb) = publisher.as_mut() {
                     pb.advance_to(ts);
                 }
-                engine.advance_to(ts, &mut sink)
+                driver.advance_to(ts, &mut sink)
             }
-            Some(Msg::Restart) => engine.finish(&mut sink),
+            Some(Msg::BeginInput(captured)) => {
+                // The scorers apply the timeline rule where this sensor's input changes.
+                if let Some(pb) = publisher.as_mut() {
+                    pb.begin_input();
+                }
+                driver.begin_input(captured)
+            }
             Some(Msg::End(e)) => {
-                engine.finish(&mut sink);
+                driver.finish(&mut sink);
                 error = e;
                 end = true;
             }
@@ -262,12 +220,12 @@ pub fn run_engine(
                     .observe(sink.score_time.as_secs_f64());
             }
         }
-        let late = engine.stats().late_packets;
+        let late = driver.stats().late_packets;
         if late > late_seen {
             m.engine_late_packets.inc_by(late - late_seen);
             late_seen = late;
         }
-        sink.publish(&engine);
+        sink.publish(&driver);
         if let Some(pb) = publisher.as_mut() {
             if !end && last_flush.elapsed() >= PUBLISH_FLUSH {
                 pb.flush();
@@ -335,7 +293,7 @@ pub fn run_engine(
         }
     }
     EngineOutcome {
-        engine: engine.stats().clone(),
+        engine: driver.stats().clone(),
         host_rows: sink.host_rows,
         threat_rows: sink.threat_rows,
         rows_written,

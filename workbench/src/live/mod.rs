@@ -1,19 +1,22 @@
 //! Live mode: `workbench live`, `replay` and `demo` run one pipeline.
 //!
 //! ```text
-//!  source thread                       engine thread                      tokio (1 thread)
-//!  XDP / AF_PACKET (capture::live) ─┐                                     ┌─ axum: /health /ready
-//!  simulator, paced in real time ───┼─ decode_frame ─► bounded channel ─► WindowEngine ─► Scorer   │  /stats /metrics
-//!  pcap replay at 1x / 10x / max ───┘   (+ watermarks)     (event time)    │               └─ alert loop: AlertTracker
-//!                                                                          └─ /stats snapshot,        → AlertClient (one POST per tick)
-//!                                                                             metrics                 → console
+//!  source thread                       engine thread                        tokio (1 thread)
+//!  XDP / AF_PACKET (capture::live) ─┐                                       ┌─ axum: /health /ready
+//!  simulator, paced in real time ───┼─ decode_frame ─► bounded channel ─► Driver ─► Scorer     │  /stats /metrics
+//!  pcap replay at 1x / 10x / max ───┘   (+ watermarks)     (event time)   │         └─ Alerter ─► alert::AlertPipeline
+//!                                                                         └─ /stats snapshot,        → Alertmanager, console
+//!                                                                            metrics
 //! ```
 //!
-//! Sources decode frames with the same `capture::decode_frame` as files and send
-//! watermarks in-band, so the engine's `advance_to` closes windows when traffic stops
-//! without ever making a packet late: rows equal an offline run's (tested).
+//! This module is runtime and transport only: threads, the channel, the HTTP endpoints
+//! and signals. Rows come from the one engine driver (`pipeline::Driver`), alerts go
+//! through `alert/`. Sources decode frames with the same `capture::decode_frame` as
+//! files and send watermarks in-band, so the engine's `advance_to` closes windows when
+//! traffic stops without ever making a packet late: rows equal an offline run's
+//! (tested).
 
-pub mod args;
+mod config;
 mod demo;
 pub mod engine;
 pub mod source;
@@ -29,25 +32,24 @@ use anyhow::{bail, Context, Result};
 use capture::PacketSource;
 use serde::Serialize;
 
-pub use args::{AlertArgs, AlertTimingArgs, BackendArg, DemoArgs, LiveArgs, ReplayArgs, Speed};
-pub use demo::run_demo;
+pub use config::{AlertSettings, DemoConfig, LiveConfig, LiveInput, ReplayConfig, SensorSettings};
+pub use demo::{run_demo, TARGET_S};
 
 use crate::alert::{
-    console_line, AlertClient, AlertConfig, AlertEvent, AlertTracker, ClientConfig,
+    AlertClient, AlertConfig, AlertPipeline, AlertRecord, ClientConfig, Clock, DeliveryOptions,
+    SystemClock,
 };
-use crate::engine::{FeatureSchema, WindowConfig, WindowEngine};
-use crate::eval::{scorer_for, Scorer};
+use crate::engine::{FeatureSchema, WindowConfig};
+use crate::eval::Scorer;
 use crate::http::{AppState, LiveStatus, Metrics};
-use crate::sources::{expand_inputs, SimSource};
+use crate::model::scorer_for;
+use crate::pipeline::{expand_inputs, Driver, SimSource, Speed};
 use engine::{EngineOutcome, Shared};
 use source::{FirstPacketWatch, Msg, SourceCounters};
 
 /// Capacity of the source → engine channel, in messages (each up to 1024 packets):
 /// bounded so a stalled engine pushes back on the source instead of growing memory.
 const CHANNEL_MESSAGES: usize = 256;
-/// Alert loop period: due re-sends and resolutions are checked this often (new alerts
-/// wake it at once).
-const ALERT_TICK: Duration = Duration::from_millis(100);
 
 /// Picks the scorer for `--model`. `default` is the shipped model; when this build has
 /// none, the seed 003 rules are used and a note says so.
@@ -62,34 +64,6 @@ pub fn load_scorer(model: &str, schema: &FeatureSchema) -> Result<Box<dyn Scorer
         };
     }
     scorer_for(model, schema)
-}
-
-/// One alert lifecycle event with its wall times.
-#[derive(Clone, Debug, Serialize)]
-pub struct AlertRecord {
-    /// `firing` or `resolved`.
-    pub state: &'static str,
-    /// The alert as sent.
-    pub alert: crate::alert::Alert,
-    /// Seconds since the run started when the tracker emitted it.
-    pub emitted_s: f64,
-    /// Seconds since the run started when a POST containing it succeeded.
-    pub delivered_s: Option<f64>,
-    #[serde(skip)]
-    emitted_at: Option<Instant>,
-    #[serde(skip)]
-    delivered_at: Option<Instant>,
-}
-
-impl AlertRecord {
-    /// When the tracker emitted the event.
-    pub fn emitted_at(&self) -> Option<Instant> {
-        self.emitted_at
-    }
-    /// When Alertmanager accepted it.
-    pub fn delivered_at(&self) -> Option<Instant> {
-        self.delivered_at
-    }
 }
 
 /// What a run did.
@@ -136,18 +110,14 @@ pub struct RunSpec {
     pub backend: String,
     /// Fallbacks taken while opening the capture.
     pub fallbacks: Vec<String>,
-    /// Scoring/alert/endpoint options.
-    pub alert: AlertArgs,
-    /// Alertmanager URL (resolved from the options and the command's default).
-    pub alertmanager: Option<String>,
+    /// Scoring/alert/endpoint settings.
+    pub alert: AlertSettings,
     /// Window settings.
     pub window: WindowConfig,
     /// Stop after this long.
     pub duration: Option<Duration>,
     /// Starts the source thread.
     pub source: StartSource,
-    /// Demo: the attack's first packet.
-    pub watch: Arc<FirstPacketWatch>,
     /// No progress notes.
     pub quiet: bool,
 }
@@ -155,8 +125,8 @@ pub struct RunSpec {
 /// Runs one pipeline to its end (source end, `--duration`, Ctrl-C or SIGTERM).
 pub fn run(spec: RunSpec) -> Result<RunReport> {
     let started = Instant::now();
-    let engine = WindowEngine::new(spec.window.clone()).context("invalid window settings")?;
-    let scorer = load_scorer(&spec.alert.model, engine.schema())?;
+    let driver = Driver::new(spec.window.clone()).context("invalid window settings")?;
+    let scorer = load_scorer(&spec.alert.model, driver.schema())?;
     let threshold = spec
         .alert
         .threshold
@@ -165,21 +135,19 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
         bail!("--threshold {threshold} is outside [0, 1]");
     }
     let rows_out = match &spec.alert.rows_out {
-        Some(p) => Some(crate::table::TableWriter::create(p, engine.schema())?),
+        Some(p) => Some(crate::table::TableWriter::create(p, driver.schema())?),
         None => None,
     };
-    let secs = flag_secs;
-    let (resend, resolve_after, resolved_keep, grace) = spec.alert.timing.durations()?;
-    let max_backoff = secs("max-backoff", spec.alert.max_backoff)?;
+    let timings = spec.alert.timings;
     let publisher = match &spec.alert.publish {
-        Some(url) => Some(start_publisher(url, &spec.alert)?),
+        Some(s) => Some(start_publisher(s)?),
         None => None,
     };
-    let client = match &spec.alertmanager {
+    let client = match &spec.alert.alertmanager {
         Some(url) => {
             let mut c = ClientConfig::new(url.clone());
             c.max_queue = spec.alert.alert_queue.max(1);
-            c.max_backoff = max_backoff.max(c.min_backoff);
+            c.max_backoff = spec.alert.max_backoff.max(c.min_backoff);
             Some(AlertClient::new(c)?)
         }
         None => None,
@@ -194,6 +162,7 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
         threshold,
         ..LiveStatus::default()
     }));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -209,40 +178,33 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
         })
         .await?;
         let instance = spec.alert.instance.clone().unwrap_or_else(|| addr.to_string());
-        let tracker = Arc::new(Mutex::new(AlertTracker::new(AlertConfig {
-            threshold,
-            resend_interval: resend,
-            resolve_after,
-            resolved_keep,
-            instance,
-            generator_url: format!("http://{addr}/stats"),
-        })));
+        let alerts = AlertPipeline::spawn(
+            AlertConfig {
+                threshold,
+                resend_interval: timings.resend_interval,
+                resolve_after: timings.resolve_after,
+                resolved_keep: timings.resolved_keep,
+                instance,
+                generator_url: format!("http://{addr}/stats"),
+            },
+            client,
+            DeliveryOptions {
+                console: spec.alert.notify_console,
+                keep_firing_on_exit: spec.alert.keep_firing_on_exit,
+                grace: timings.shutdown_grace,
+                metrics: metrics.clone(),
+                status: status.clone(),
+                clock: clock.clone(),
+            },
+        );
         print_start(&spec, addr, &model_name, threshold);
         let counters = Arc::new(SourceCounters::default());
-        let wake = Arc::new(tokio::sync::Notify::new());
         let shared = Shared {
             metrics: metrics.clone(),
             status: status.clone(),
-            tracker: tracker.clone(),
-            wake: wake.clone(),
+            alerter: alerts.alerter(),
             counters: counters.clone(),
         };
-        // Alert loop.
-        let (alert_stop_tx, alert_stop_rx) = tokio::sync::watch::channel(false);
-        let log = Arc::new(Mutex::new(Vec::<AlertRecord>::new()));
-        let alert_task = tokio::spawn(alert_loop(AlertLoop {
-            tracker: tracker.clone(),
-            client,
-            console: spec.alert.notify_console,
-            metrics: metrics.clone(),
-            wake,
-            stop: alert_stop_rx,
-            grace,
-            keep_firing: spec.alert.keep_firing_on_exit,
-            log: log.clone(),
-            started,
-            status: status.clone(),
-        }));
         // Source and engine threads.
         let (tx, rx) = sync_channel::<Msg>(CHANNEL_MESSAGES);
         let stop = Arc::new(AtomicBool::new(false));
@@ -250,15 +212,7 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
         let engine_thread = std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || {
-                let out = engine::run_engine(
-                    rx,
-                    engine,
-                    scorer.as_ref(),
-                    threshold,
-                    shared,
-                    rows_out,
-                    publisher,
-                );
+                let out = engine::run_engine(rx, driver, scorer.as_ref(), shared, rows_out, publisher);
                 let _ = done_tx.send(out);
             })
             .context("starting the engine thread")?;
@@ -295,11 +249,9 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
             st.ready = false;
         }
         // Final alert round: resolutions and the last deliveries.
-        let _ = alert_stop_tx.send(true);
-        let (delivery, undelivered) = alert_task.await.unwrap_or((serde_json::Value::Null, 0));
+        let (delivery, undelivered, events) = alerts.finish().await;
         let _ = http_stop_tx.send(());
         let _ = http_task.await;
-        let alerts = log.lock().map(|l| l.clone()).unwrap_or_default();
         let report = RunReport {
             backend: spec.backend.clone(),
             listen: addr.to_string(),
@@ -310,7 +262,7 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
             capture: counters.snapshot(),
             delivery,
             undelivered,
-            alerts,
+            alerts: events,
             started: Some(started),
         };
         if let Some(p) = &spec.alert.summary_out {
@@ -321,11 +273,8 @@ pub fn run(spec: RunSpec) -> Result<RunReport> {
 }
 
 /// `--publish`: the sensor side of the NATS scale-out (`stack::nats`).
-fn start_publisher(url: &str, a: &AlertArgs) -> Result<crate::stack::nats::Publisher> {
-    if a.shards == 0 {
-        bail!("--shards must be at least 1");
-    }
-    let id = match &a.sensor_id {
+fn start_publisher(s: &SensorSettings) -> Result<crate::stack::nats::Publisher> {
+    let id = match &s.sensor_id {
         Some(id) => id.clone(),
         // One sensor per host is the deployment (a DaemonSet): the host name is unique.
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -334,11 +283,11 @@ fn start_publisher(url: &str, a: &AlertArgs) -> Result<crate::stack::nats::Publi
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "sensor-1".to_string()),
     };
-    let mut cfg = crate::stack::nats::PublisherConfig::new(url, &id);
-    cfg.subject = a.subject.clone();
-    cfg.shards = a.shards;
+    let mut cfg = crate::stack::nats::PublisherConfig::new(&s.url, &id);
+    cfg.subject = s.subject.clone();
+    cfg.shards = s.shards;
     crate::stack::nats::Publisher::start(cfg)
-        .with_context(|| format!("--publish {url}: cannot start the sensor"))
+        .with_context(|| format!("--publish {}: cannot start the sensor", s.url))
 }
 
 fn print_start(spec: &RunSpec, addr: SocketAddr, model: &str, threshold: f64) {
@@ -353,15 +302,18 @@ fn print_start(spec: &RunSpec, addr: SocketAddr, model: &str, threshold: f64) {
             eprintln!("  fallback taken: {f}");
         }
     }
-    if let Some(url) = &spec.alert.publish {
+    if let Some(p) = &spec.alert.publish {
         eprintln!(
-            "  sensor: publishing packet records to {url} ({}.0..{})",
-            spec.alert.subject, spec.alert.shards
+            "  sensor: publishing packet records to {} ({}.0..{})",
+            p.url, p.subject, p.shards
         );
     }
     eprintln!(
         "  scoring with {model}, threshold {threshold}; alerts → {}{}",
-        spec.alertmanager.as_deref().unwrap_or("(no Alertmanager)"),
+        spec.alert
+            .alertmanager
+            .as_deref()
+            .unwrap_or("(no Alertmanager)"),
         if spec.alert.notify_console {
             " and the console"
         } else {
@@ -381,329 +333,91 @@ pub fn write_json(path: &std::path::Path, v: &impl Serialize) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The alert side of a pipeline (tracker → console and/or Alertmanager) running on the
-/// current tokio runtime: live runs and the NATS scorer (`serve --nats`) share it.
-pub struct AlertPipeline {
-    /// Feed host windows at or above the threshold here ([`AlertTracker::observe`]),
-    /// then `wake.notify_one()` when it returns true.
-    pub tracker: Arc<Mutex<AlertTracker>>,
-    /// Wakes the loop so a new alert goes out at once.
-    pub wake: Arc<tokio::sync::Notify>,
-    log: Arc<Mutex<Vec<AlertRecord>>>,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<(serde_json::Value, usize)>,
-}
-
-impl AlertPipeline {
-    /// Spawns the alert loop (must be called inside a tokio runtime).
-    pub fn spawn(
-        cfg: AlertConfig,
-        client: Option<AlertClient>,
-        console: bool,
-        metrics: Arc<Metrics>,
-        grace: Duration,
-    ) -> AlertPipeline {
-        let tracker = Arc::new(Mutex::new(AlertTracker::new(cfg)));
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(alert_loop(AlertLoop {
-            tracker: tracker.clone(),
-            client,
-            console,
-            metrics,
-            wake: wake.clone(),
-            stop: stop_rx,
-            grace,
-            keep_firing: false,
-            log: log.clone(),
-            started: Instant::now(),
-            status: Arc::default(),
-        }));
-        AlertPipeline {
-            tracker,
-            wake,
-            log,
-            stop,
-            task,
-        }
-    }
-
-    /// Final round (firing alerts resolved, last deliveries within the grace time):
-    /// returns the delivery counters, the alerts left undelivered and every event.
-    pub async fn finish(self) -> (serde_json::Value, usize, Vec<AlertRecord>) {
-        let _ = self.stop.send(true);
-        let (delivery, undelivered) = self.task.await.unwrap_or((serde_json::Value::Null, 0));
-        let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
-        (delivery, undelivered, log)
-    }
-}
-
-struct AlertLoop {
-    tracker: Arc<Mutex<AlertTracker>>,
-    client: Option<AlertClient>,
-    console: bool,
-    metrics: Arc<Metrics>,
-    wake: Arc<tokio::sync::Notify>,
-    stop: tokio::sync::watch::Receiver<bool>,
-    grace: Duration,
-    keep_firing: bool,
-    log: Arc<Mutex<Vec<AlertRecord>>>,
-    started: Instant,
-    status: Arc<Mutex<LiveStatus>>,
-}
-
-/// Ticks the tracker, prints and delivers what is due. Returns the delivery counters
-/// and the alerts still undelivered at exit.
-async fn alert_loop(mut a: AlertLoop) -> (serde_json::Value, usize) {
-    let mut reported_posts = (0u64, 0u64, 0u64, 0u64);
-    loop {
-        if !*a.stop.borrow() {
-            tokio::select! {
-                _ = a.wake.notified() => {}
-                _ = tokio::time::sleep(ALERT_TICK) => {}
-                _ = a.stop.changed() => {}
-            }
-        }
-        let final_round = *a.stop.borrow();
-        let now = Instant::now();
-        let (due, events) = match a.tracker.lock() {
-            Ok(mut t) => {
-                let r = t.due(now, SystemTime::now(), final_round && !a.keep_firing);
-                a.metrics.alerts_firing.set(t.firing() as i64);
-                r
-            }
-            Err(_) => (Vec::new(), Vec::new()),
-        };
-        let mut fresh = Vec::new();
-        for ev in events {
-            a.metrics.notifier_alerts.inc();
-            crate::alert::log_event(&ev);
-            if a.console {
-                println!("{}", console_line(&ev));
-            }
-            let (state, alert) = match ev {
-                AlertEvent::Firing(al) => ("firing", al),
-                AlertEvent::Resolved(al) => ("resolved", al),
-            };
-            fresh.push(AlertRecord {
-                state,
-                emitted_s: now.duration_since(a.started).as_secs_f64(),
-                delivered_s: None,
-                alert,
-                emitted_at: Some(now),
-                delivered_at: None,
-            });
-        }
-        if let Ok(mut l) = a.log.lock() {
-            l.extend(fresh);
-        }
-        if let Some(c) = a.client.as_mut() {
-            c.enqueue(due);
-            let deadline = Instant::now() + a.grace;
-            loop {
-                let sent = c.flush().await;
-                if sent > 0 {
-                    mark_delivered(&a.log, a.started);
-                }
-                publish_delivery(&a.metrics, c, &mut reported_posts);
-                if !final_round || c.queued() == 0 || Instant::now() >= deadline {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            if let Ok(mut st) = a.status.lock() {
-                st.alerts = serde_json::json!({
-                    "firing": a.metrics.alerts_firing.get(),
-                    "alertmanager": c.url(),
-                    "delivery": c.stats().snapshot(),
-                    "last_error": c.last_error(),
-                });
-            }
-        } else if let Ok(mut st) = a.status.lock() {
-            st.alerts = serde_json::json!({ "firing": a.metrics.alerts_firing.get() });
-        }
-        if final_round {
-            break;
-        }
-    }
-    match &a.client {
-        Some(c) => {
-            if c.queued() > 0 {
-                eprintln!(
-                    "warning: {} alert(s) not delivered to {}: {}",
-                    c.queued(),
-                    c.url(),
-                    c.last_error().unwrap_or("Alertmanager unreachable")
-                );
-            }
-            (c.stats().snapshot(), c.queued())
-        }
-        None => (serde_json::Value::Null, 0),
-    }
-}
-
-/// Every logged event not yet delivered was in the queue that just went out (the queue
-/// holds the latest version of every due alert).
-fn mark_delivered(log: &Mutex<Vec<AlertRecord>>, started: Instant) {
-    let now = Instant::now();
-    if let Ok(mut l) = log.lock() {
-        for r in l.iter_mut().filter(|r| r.delivered_at.is_none()) {
-            r.delivered_at = Some(now);
-            r.delivered_s = Some(now.duration_since(started).as_secs_f64());
-        }
-    }
-}
-
-fn publish_delivery(m: &Metrics, c: &AlertClient, last: &mut (u64, u64, u64, u64)) {
-    let s = c.stats();
-    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let now = (
-        get(&s.posts_ok),
-        get(&s.posts_failed),
-        get(&s.retries),
-        get(&s.dropped),
-    );
-    for _ in last.0..now.0 {
-        m.count_post(true);
-    }
-    for _ in last.1..now.1 {
-        m.count_post(false);
-    }
-    m.alertmanager_retries.inc_by(now.2.saturating_sub(last.2));
-    m.alert_queue_dropped.inc_by(now.3.saturating_sub(last.3));
-    m.alert_queue_length.set(c.queued() as i64);
-    *last = now;
-}
-
 /// `workbench live`.
-pub fn run_live(a: &LiveArgs, quiet: bool) -> Result<RunReport> {
-    let alertmanager = a
-        .alert
-        .alertmanager
-        .clone()
-        .or_else(|| (!a.alert.notify_console).then(|| args::SEED_ALERTMANAGER.to_string()));
-    let watch = Arc::new(FirstPacketWatch::default());
-    let duration = a
-        .duration
-        .map(|d| {
-            if d.is_finite() && d > 0.0 {
-                Ok(Duration::from_secs_f64(d))
-            } else {
-                bail!("--duration must be a positive number of seconds, got {d}")
-            }
-        })
-        .transpose()?;
-    let (backend, fallbacks, source): (String, Vec<String>, StartSource) =
-        match (&a.simulate, &a.iface) {
-            (Some(scenario), _) => {
-                let mut cfg = a.sim.config(*scenario);
-                // Simulated packets carry "now" timestamps, as a capture would.
-                cfg.start_ts_ns = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(cfg.start_ts_ns);
-                let name = format!(
-                    "simulated {} ({} s, seed {})",
-                    scenario.name(),
-                    cfg.seconds,
-                    cfg.seed
-                );
-                let w = watch.clone();
-                let linger = duration.is_some();
-                (
-                    "simulation".into(),
-                    Vec::new(),
-                    Box::new(move |tx, stop, counters| {
-                        let src: Box<dyn PacketSource + Send> = Box::new(SimSource::new(&cfg));
-                        source::replay_paced(
-                            vec![(name, src)],
-                            Speed::Factor(1.0),
-                            tx,
-                            stop,
-                            counters,
-                            w,
-                            linger,
+pub fn run_live(a: &LiveConfig, quiet: bool) -> Result<RunReport> {
+    let (backend, fallbacks, source): (String, Vec<String>, StartSource) = match &a.input {
+        LiveInput::Simulation(sim) => {
+            let mut cfg = sim.clone();
+            // Simulated packets carry "now" timestamps, as a capture would.
+            cfg.start_ts_ns = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(cfg.start_ts_ns);
+            let name = format!(
+                "simulated {} ({} s, seed {})",
+                cfg.scenario.name(),
+                cfg.seconds,
+                cfg.seed
+            );
+            let linger = a.duration.is_some();
+            (
+                "simulation".into(),
+                Vec::new(),
+                Box::new(move |tx, stop, counters| {
+                    let src: Box<dyn PacketSource + Send> = Box::new(SimSource::new(&cfg));
+                    source::replay_paced(
+                        vec![(name, src, false)],
+                        Speed::Factor(1.0),
+                        tx,
+                        stop,
+                        counters,
+                        Arc::default(),
+                        linger,
+                    )
+                }),
+            )
+        }
+        LiveInput::Interface { options, record } => {
+            let cap = capture::live::LiveCapture::open(options)
+                .with_context(|| format!("opening a live capture on {}", options.iface))?;
+            let record = match record {
+                Some(p) => {
+                    let f = std::fs::File::create(p)
+                        .with_context(|| format!("creating {}", p.display()))?;
+                    Some(
+                        capture::PcapWriter::new(
+                            std::io::BufWriter::new(f),
+                            capture::LinkType::Ethernet,
+                            options.snaplen,
                         )
-                    }),
-                )
-            }
-            (None, Some(iface)) => {
-                let opts = capture::live::LiveOptions {
-                    iface: iface.clone(),
-                    backend: match a.backend {
-                        BackendArg::Auto => capture::live::BackendChoice::Auto,
-                        BackendArg::Xdp => capture::live::BackendChoice::Xdp,
-                        BackendArg::XdpDriver => capture::live::BackendChoice::XdpDriver,
-                        BackendArg::XdpSkb => capture::live::BackendChoice::XdpSkb,
-                        BackendArg::Afpacket => capture::live::BackendChoice::AfPacket,
-                    },
-                    snaplen: a.snaplen,
-                    promiscuous: !a.no_promisc,
-                };
-                let cap = capture::live::LiveCapture::open(&opts)
-                    .with_context(|| format!("opening a live capture on {iface}"))?;
-                let record = match &a.record {
-                    Some(p) => {
-                        let f = std::fs::File::create(p)
-                            .with_context(|| format!("creating {}", p.display()))?;
-                        Some(
-                            capture::PcapWriter::new(
-                                std::io::BufWriter::new(f),
-                                capture::LinkType::Ethernet,
-                                a.snaplen,
-                            )
-                            .with_context(|| format!("writing {}", p.display()))?,
-                        )
-                    }
-                    None => None,
-                };
-                (
-                    cap.backend().name().to_string(),
-                    cap.fallbacks()
-                        .iter()
-                        .cloned()
-                        .chain(cap.notes().iter().map(|n| format!("note: {n}")))
-                        .collect(),
-                    Box::new(move |tx, stop, counters| {
-                        source::capture_live(cap, record, tx, stop, counters)
-                    }),
-                )
-            }
-            (None, None) => bail!("give --iface IFACE or --simulate SCENARIO"),
-        };
+                        .with_context(|| format!("writing {}", p.display()))?,
+                    )
+                }
+                None => None,
+            };
+            (
+                cap.backend().name().to_string(),
+                cap.fallbacks()
+                    .iter()
+                    .cloned()
+                    .chain(cap.notes().iter().map(|n| format!("note: {n}")))
+                    .collect(),
+                Box::new(move |tx, stop, counters| {
+                    source::capture_live(cap, record, tx, stop, counters)
+                }),
+            )
+        }
+    };
     run(RunSpec {
         backend,
         fallbacks,
         alert: a.alert.clone(),
-        alertmanager,
-        window: a.window.config(),
-        duration,
+        window: a.window.clone(),
+        duration: a.duration,
         source,
-        watch,
         quiet,
     })
 }
 
 /// `workbench replay`.
-pub fn run_replay(a: &ReplayArgs, quiet: bool) -> Result<RunReport> {
+pub fn run_replay(a: &ReplayConfig, quiet: bool) -> Result<RunReport> {
     let files = expand_inputs(&a.inputs)?;
-    let duration = a
-        .duration
-        .map(|d| {
-            if d.is_finite() && d > 0.0 {
-                Ok(Duration::from_secs_f64(d))
-            } else {
-                bail!("--duration must be a positive number of seconds, got {d}")
-            }
-        })
-        .transpose()?;
     replay_files(
         files,
         a.speed,
         &a.alert,
-        a.window.config(),
-        duration,
+        a.window.clone(),
+        a.duration,
         Arc::default(),
         quiet,
     )
@@ -713,75 +427,26 @@ pub fn run_replay(a: &ReplayArgs, quiet: bool) -> Result<RunReport> {
 pub fn replay_files(
     files: Vec<PathBuf>,
     speed: Speed,
-    alert: &AlertArgs,
+    alert: &AlertSettings,
     window: WindowConfig,
     duration: Option<Duration>,
     watch: Arc<FirstPacketWatch>,
     quiet: bool,
 ) -> Result<RunReport> {
-    let mut sources: Vec<(String, Box<dyn PacketSource + Send>)> = Vec::new();
+    let mut sources: Vec<(String, Box<dyn PacketSource + Send>, bool)> = Vec::new();
     for f in &files {
         let file = capture::CaptureFile::open(f)?;
-        sources.push((f.display().to_string(), Box::new(file)));
+        sources.push((f.display().to_string(), Box::new(file), true));
     }
-    let w = watch.clone();
     run(RunSpec {
         backend: "replay".into(),
         fallbacks: Vec::new(),
         alert: alert.clone(),
-        alertmanager: alert.alertmanager.clone(),
         window,
         duration,
         source: Box::new(move |tx, stop, counters| {
-            source::replay_paced(sources, speed, tx, stop, counters, w, false)
+            source::replay_paced(sources, speed, tx, stop, counters, watch, false)
         }),
-        watch,
         quiet,
     })
-}
-
-/// Prints a run's summary (human or JSON).
-pub fn print_report(r: &RunReport, json: bool) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout();
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(r)?)?;
-        return Ok(());
-    }
-    let e = &r.engine;
-    writeln!(
-        out,
-        "{} packets → {} host windows scored ({} at or above {}), {} late packets; {} alert event(s){}",
-        e.engine.packets,
-        e.host_rows,
-        e.threat_rows,
-        r.threshold,
-        e.engine.late_packets,
-        r.alerts.len(),
-        if r.undelivered > 0 {
-            format!(", {} undelivered", r.undelivered)
-        } else {
-            String::new()
-        }
-    )?;
-    if let Some(p) = &e.publish {
-        writeln!(
-            out,
-            "published {} records in {} batches ({} bytes), {} unacknowledged",
-            p["records"], p["batches"], p["bytes"], p["unacknowledged"]
-        )?;
-    }
-    if let Some(err) = &e.error {
-        writeln!(out, "source error: {err}")?;
-    }
-    Ok(())
-}
-
-/// A command-line duration in seconds (`--name`): finite and not negative.
-pub(crate) fn flag_secs(name: &str, v: f64) -> Result<Duration> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        bail!("--{name} must be a non-negative number of seconds, got {v}")
-    }
 }

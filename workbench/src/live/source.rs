@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use capture::{PacketRecord, PacketSource, SourceStats};
 
-use super::args::Speed;
+use crate::pipeline::Speed;
 
 /// Most packets per message.
 const BATCH: usize = 1024;
@@ -29,9 +29,10 @@ pub enum Msg {
     Packets(Vec<PacketRecord>),
     /// No packet earlier than this (ns since the epoch) will follow.
     Watermark(u64),
-    /// The next packets start an independent timeline (a replayed file starting
-    /// earlier than the previous one ended): flush the engine first.
-    Restart,
+    /// The packets that follow belong to a new input (a replayed file, the simulation,
+    /// the interface); `true` when it is captured traffic. The engine driver decides by
+    /// its one timeline rule whether the input continues the timeline or restarts it.
+    BeginInput(bool),
     /// The source is done (end of input, stop requested, or an error).
     End(Option<String>),
 }
@@ -95,10 +96,10 @@ impl FirstPacketWatch {
     }
 }
 
-/// Replays `sources` in order, paced by their timestamps at `speed`, until they end or
-/// `stop` is set. Runs on its own thread.
+/// Replays `sources` (name, source, captured) in order, paced by their timestamps at
+/// `speed`, until they end or `stop` is set. Runs on its own thread.
 pub fn replay_paced(
-    sources: Vec<(String, Box<dyn PacketSource + Send>)>,
+    sources: Vec<(String, Box<dyn PacketSource + Send>, bool)>,
     speed: Speed,
     tx: SyncSender<Msg>,
     stop: Arc<AtomicBool>,
@@ -106,16 +107,17 @@ pub fn replay_paced(
     watch: Arc<FirstPacketWatch>,
     linger: bool,
 ) {
-    let mut last_ts: Option<u64> = None;
     let mut last_base: Option<(u64, Instant)> = None;
     let mut errors = Vec::new();
     let mut base_stats = SourceStats::default();
-    for (name, mut src) in sources {
+    for (name, mut src, captured) in sources {
         // Pacing base: the first packet of each input plays "now".
         let mut base: Option<(u64, Instant)> = None;
         let mut batch: Vec<PacketRecord> = Vec::with_capacity(BATCH);
-        let mut first = true;
         let mut n = 0u64;
+        if !send_batch(&tx, &mut batch, &counters) || tx.send(Msg::BeginInput(captured)).is_err() {
+            return;
+        }
         let result = loop {
             if stop.load(Ordering::Relaxed) {
                 break Ok(());
@@ -125,16 +127,6 @@ pub fn replay_paced(
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(format!("{name}: {e}")),
             };
-            if first {
-                first = false;
-                // An input starting before the previous one ended is an independent
-                // capture: flush the engine (as `pipeline::run` does between files).
-                if last_ts.is_some_and(|l| pkt.ts_ns < l)
-                    && (!send_batch(&tx, &mut batch, &counters) || tx.send(Msg::Restart).is_err())
-                {
-                    return;
-                }
-            }
             if let Speed::Factor(f) = speed {
                 let (t0, w0) = *base.get_or_insert((pkt.ts_ns, Instant::now()));
                 let offset = Duration::from_secs_f64(pkt.ts_ns.saturating_sub(t0) as f64 / 1e9 / f);
@@ -163,7 +155,6 @@ pub fn replay_paced(
                 }
             }
             watch.check(&pkt);
-            last_ts = Some(last_ts.map_or(pkt.ts_ns, |l| l.max(pkt.ts_ns)));
             counters.packets.fetch_add(1, Ordering::Relaxed);
             counters
                 .bytes
@@ -262,6 +253,9 @@ pub fn capture_live(
     let mut batch: Vec<PacketRecord> = Vec::with_capacity(BATCH);
     let mut record_error: Option<String> = None;
     let mut polls = 0u64;
+    if tx.send(Msg::BeginInput(true)).is_err() {
+        return;
+    }
     let error = loop {
         if stop.load(Ordering::Relaxed) {
             break None;

@@ -8,16 +8,9 @@
 
 use std::net::IpAddr;
 
-use anyhow::{bail, Context, Result};
-
-use crate::commands_eval::dataset_inputs;
-use crate::datasets::Dataset;
-use crate::engine::{Entity, FeatureSchema, RowRef, RowSink, WindowConfig, WindowEngine};
-use crate::eval::{Labeler, Role};
-use crate::labels::Episode;
-use crate::pipeline::{self, RunSummary};
-use crate::progress::Progress;
-use crate::report::DatasetInfo;
+use crate::engine::{Entity, FeatureSchema, RowRef, RowSink, WindowConfig};
+use crate::labels::{Episode, Labeler, Role};
+use crate::pipeline::RunSummary;
 
 /// Labelled host rows of one dataset, in emission order.
 pub struct TrainingData {
@@ -89,17 +82,6 @@ impl TrainingData {
     /// Number of positive rows among `rows`.
     pub fn positives(&self, rows: &[usize]) -> usize {
         rows.iter().filter(|&&i| self.is_positive(i)).count()
-    }
-
-    /// The dataset part of a report.
-    pub fn info(&self, name: String) -> DatasetInfo {
-        DatasetInfo {
-            name,
-            description: self.description.clone(),
-            packets: self.run.packets,
-            skipped_frames: self.run.skipped,
-            inputs: self.run.inputs.clone(),
-        }
     }
 }
 
@@ -190,59 +172,43 @@ impl RowSink for TrainingSink<'_> {
     }
 }
 
-/// Runs a dataset through the engine once and keeps its labelled host rows.
-///
-/// Refuses, like `eval`, a dataset without rows, without episodes, or whose episodes
-/// match no window.
-pub fn collect(dataset: &Dataset, window: &WindowConfig, quiet: bool) -> Result<TrainingData> {
-    let mut engine = WindowEngine::new(window.clone()).context("invalid window settings")?;
-    let schema = engine.schema().clone();
-    let labeler = Labeler::new(dataset.episodes.clone());
-    let mut sink = TrainingSink::new(&labeler, window.widths_s[0], schema.len());
-    let inputs = dataset_inputs(dataset);
-    let progress = Progress::bytes(pipeline::total_bytes(&inputs), quiet);
-    let run = pipeline::run(inputs, &mut engine, &mut sink, &progress);
-    progress.finish();
-    if sink.malformed > 0 {
-        bail!(
-            "dataset {}: {} rows did not have the schema's {} values",
-            dataset.name,
-            sink.malformed,
-            schema.len()
-        );
+/// Rows of a short simulation through the engine, for the model tests.
+#[cfg(test)]
+pub(crate) mod test_rows {
+    use super::*;
+    use crate::pipeline::{self, Driver, Input, SimSource};
+    use crate::progress::Progress;
+    use crate::simulate::{Scenario, SimConfig, Simulator};
+
+    /// Real rows: a mixed simulation of `seconds` through the engine.
+    pub(crate) fn real_data(seed: u64, seconds: f64) -> TrainingData {
+        let sim = SimConfig {
+            scenario: Scenario::Mixed,
+            seconds,
+            seed,
+            ..SimConfig::default()
+        };
+        let episodes = Simulator::new(&sim).episodes().to_vec();
+        let window = WindowConfig::default();
+        let mut driver = Driver::new(window.clone()).unwrap();
+        let schema = driver.schema().clone();
+        let labeler = Labeler::new(episodes.clone());
+        let mut sink = TrainingSink::new(&labeler, window.widths_s[0], schema.len());
+        let inputs = vec![Input::Source("sim".into(), Box::new(SimSource::new(&sim)))];
+        let run = pipeline::run(inputs, &mut driver, &mut sink, &Progress::bytes(0, true));
+        TrainingData {
+            dataset: format!("mixed-{seed}"),
+            description: String::new(),
+            schema,
+            window,
+            values: sink.values,
+            end_ns: sink.end_ns,
+            hosts: sink.hosts,
+            timeline: sink.timeline,
+            timeline_captured: sink.timeline_captured,
+            labels: sink.labels,
+            episodes,
+            run,
+        }
     }
-    if sink.end_ns.is_empty() {
-        bail!(
-            "dataset {}: no host windows ({})",
-            dataset.name,
-            run.why_no_rows()
-        );
-    }
-    if dataset.episodes.is_empty() {
-        bail!(
-            "dataset {}: no attack episodes, so there is nothing to learn",
-            dataset.name
-        );
-    }
-    if !sink.matched.iter().any(|&m| m) {
-        bail!(
-            "dataset {}: none of its {} episodes matches any host window (wrong addresses or times, or a time zone off?); refusing to train on unlabelled data",
-            dataset.name,
-            dataset.episodes.len()
-        );
-    }
-    Ok(TrainingData {
-        dataset: dataset.name.clone(),
-        description: dataset.description.clone(),
-        schema,
-        window: window.clone(),
-        values: sink.values,
-        end_ns: sink.end_ns,
-        hosts: sink.hosts,
-        timeline: sink.timeline,
-        timeline_captured: sink.timeline_captured,
-        labels: sink.labels,
-        episodes: dataset.episodes.clone(),
-        run,
-    })
 }

@@ -7,6 +7,7 @@
 //! Loading validates the whole file; scoring rows of another schema is refused with
 //! both fingerprints named.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -14,10 +15,13 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::forest::ForestParams;
-use super::gbdt::{FeatureImportance, FitInfo, GbdtParams, TreeEnsemble};
+use super::gbdt::{FitInfo, GbdtParams};
 use super::logistic::{LogisticFit, LogisticModel};
+use super::registry;
 use super::split::SplitConfig;
+use super::tree::{FeatureImportance, TreeEnsemble};
 use crate::engine::{FeatureSchema, WindowConfig};
+use crate::eval::scorer::Scorer;
 
 /// File name suffix of model files.
 pub const MODEL_SUFFIX: &str = ".wbm.json";
@@ -26,34 +30,32 @@ pub const FORMAT: &str = "workbench-model";
 /// Bumped when the file layout changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// What kind of model a file holds. Each kind keeps its payload in its own optional
-/// field (absent for other kinds), so adding a kind never changes an older file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    /// Gradient-boosted trees ([`TreeEnsemble`] in `ensemble`; margins summed, then
-    /// the logistic sigmoid).
-    Gbdt,
-    /// Random forest (`ensemble` with base score 0 and leaf values that are attack
-    /// probabilities; the score is their mean over trees).
-    Forest,
-    /// Logistic regression on standardised features (`logistic`).
-    Logistic,
-}
+/// What kind of model a file holds: the name of the algorithm that trained it (see
+/// [`super::registry`]). Each kind keeps its payload in its own optional field (absent
+/// for other kinds), so adding a kind never changes an older file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ModelKind(pub Cow<'static, str>);
 
 impl ModelKind {
-    /// The snake_case name (`--algo` value, ONNX metadata).
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Gbdt => "gbdt",
-            ModelKind::Forest => "forest",
-            ModelKind::Logistic => "logistic",
-        }
-    }
+    /// Gradient-boosted trees ([`TreeEnsemble`] in `ensemble`; margins summed, then the
+    /// logistic sigmoid).
+    pub const GBDT: ModelKind = ModelKind(Cow::Borrowed("gbdt"));
+    /// Random forest (`ensemble` with base score 0 and leaf values that are attack
+    /// probabilities; the score is their mean over trees).
+    pub const FOREST: ModelKind = ModelKind(Cow::Borrowed("forest"));
+    /// Logistic regression on standardised features (`logistic`).
+    pub const LOGISTIC: ModelKind = ModelKind(Cow::Borrowed("logistic"));
 
-    /// True when the payload is the tree `ensemble` field.
-    pub fn has_trees(self) -> bool {
-        matches!(self, ModelKind::Gbdt | ModelKind::Forest)
+    /// The snake_case name (`--algo` value, ONNX metadata).
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -133,6 +135,9 @@ pub struct TrainingInfo {
     /// Logistic regression parameters and fit (kind `logistic`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logistic: Option<LogisticFit>,
+    /// Parameters and fit of an algorithm without a field of its own above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// A model file.
@@ -163,6 +168,31 @@ pub struct ModelFile {
     /// The logistic regression (kind `logistic`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logistic: Option<LogisticModel>,
+    /// The payload of an algorithm that is neither trees nor `logistic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// The `kind` field of a model file's JSON, if it has one.
+pub fn peek_kind(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: Option<String>,
+    }
+    serde_json::from_slice::<Kind>(bytes)
+        .ok()
+        .and_then(|k| k.kind)
+}
+
+/// Checks a tree payload: trees and no `logistic`; returns the features the trees read.
+pub fn tree_payload_features(m: &ModelFile) -> Result<u32> {
+    if m.logistic.is_some() || m.payload.is_some() {
+        bail!(
+            "a {} model must hold trees in `ensemble` and no `logistic`",
+            m.kind
+        );
+    }
+    Ok(m.ensemble.n_features)
 }
 
 /// The `ensemble` of a model without trees.
@@ -198,19 +228,8 @@ impl ModelFile {
             &self.schema,
             &self.schema_fingerprint,
         )?;
-        let n_features = match (self.kind.has_trees(), &self.logistic) {
-            (true, None) => self.ensemble.n_features,
-            (false, Some(l)) if self.ensemble.trees.is_empty() => l.n_features,
-            _ => bail!(
-                "a {} model must hold {}",
-                self.kind.name(),
-                if self.kind.has_trees() {
-                    "trees in `ensemble` and no `logistic`"
-                } else {
-                    "`logistic` and no trees"
-                }
-            ),
-        };
+        let kind = registry::file_kind(self.kind.name())?;
+        let n_features = kind.n_features(self)?;
         if n_features as usize != self.schema.len() {
             bail!(
                 "the model reads {n_features} features but the schema has {}",
@@ -230,39 +249,18 @@ impl ModelFile {
         if !self.threshold.value.is_finite() {
             bail!("the threshold is {}", self.threshold.value);
         }
-        if let Some(l) = &self.logistic {
-            l.validate().context("invalid logistic regression")?;
-            return Ok(());
-        }
-        if self.ensemble.trees.is_empty() {
-            bail!("the ensemble has no trees");
-        }
-        self.ensemble.validate().context("invalid tree ensemble")?;
-        if self.kind == ModelKind::Forest {
-            if self.ensemble.base_score != 0.0 {
-                bail!("a forest's base score must be 0");
-            }
-            if let Some((t, _)) = self.ensemble.trees.iter().enumerate().find(|(_, t)| {
-                t.nodes
-                    .iter()
-                    .any(|n| n.leaf && !(0.0..=1.0).contains(&n.leaf_value))
-            }) {
-                bail!("forest tree {t} has a leaf value outside [0, 1]");
-            }
-        }
-        Ok(())
+        kind.validate(self)
     }
 
-    /// The native attack probability of a row (schema order), whatever the kind.
+    /// The native attack probability of a row (schema order), whatever the kind (NaN for
+    /// a kind this build does not know).
     pub fn predict_proba(&self, row: &[f32]) -> f64 {
-        match self.kind {
-            ModelKind::Gbdt => self.ensemble.predict_proba(row),
-            ModelKind::Forest => super::forest::forest_proba(&self.ensemble, row),
-            ModelKind::Logistic => self
-                .logistic
-                .as_ref()
-                .map_or(f64::NAN, |l| l.predict_proba(row)),
-        }
+        registry::file_kind(self.kind.name()).map_or(f64::NAN, |k| k.proba(self, row))
+    }
+
+    /// The scorer of this (validated) file, named `name` in reports.
+    pub fn scorer(&self, name: String) -> Result<Box<dyn Scorer>> {
+        registry::file_kind(self.kind.name())?.scorer(name, self)
     }
 
     /// Refuses to score rows of another schema, naming both.
@@ -424,6 +422,87 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+impl ModelFile {
+    /// A file of `kind` with the training run's facts and no payload yet.
+    pub fn from_facts(
+        kind: ModelKind,
+        facts: super::trainer::FileFacts,
+        feature_importance: Vec<FeatureImportance>,
+    ) -> ModelFile {
+        ModelFile {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            kind,
+            workbench_version: env!("CARGO_PKG_VERSION").into(),
+            schema_fingerprint: facts.schema.fingerprint(),
+            schema: facts.schema,
+            window: facts.window,
+            threshold: facts.threshold,
+            training: TrainingInfo {
+                datasets: facts.datasets,
+                test_dataset: facts.test_dataset,
+                data_sha256: facts.data_sha256,
+                split: facts.split,
+                rows: facts.rows,
+                params: None,
+                fit: None,
+                validation_pr_auc: facts.validation_pr_auc,
+                forest: None,
+                logistic: None,
+                details: None,
+            },
+            feature_importance,
+            ensemble: no_trees(),
+            logistic: None,
+            payload: None,
+        }
+    }
+
+    /// Saves the file and reads it back; refused unless it reads back equal.
+    pub fn save_and_reload(self, path: &Path) -> Result<Box<dyn super::trainer::SavedModel>> {
+        self.save(path)?;
+        let loaded = ModelFile::load(path)?;
+        if loaded != self {
+            bail!(
+                "model file {} does not read back as it was written",
+                path.display()
+            );
+        }
+        Ok(Box::new(loaded))
+    }
+}
+
+impl super::trainer::SavedModel for ModelFile {
+    fn kind(&self) -> &str {
+        self.kind.name()
+    }
+
+    fn threshold(&self) -> &Threshold {
+        &self.threshold
+    }
+
+    fn scorer(&self, name: String) -> Result<Box<dyn Scorer>> {
+        ModelFile::scorer(self, name)
+    }
+
+    fn training_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.training).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn onnx(&self, form: super::onnx::OnnxForm) -> Result<(super::onnx::OnnxForm, Vec<u8>)> {
+        let written = registry::file_kind(self.kind.name())?.onnx_form(form);
+        Ok((written, super::onnx::export(self, form)?))
+    }
+
+    fn proba(&self, row: &[f32]) -> f64 {
+        self.predict_proba(row)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 #[cfg(test)]

@@ -26,8 +26,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::TrainingData;
-use super::gbdt::{Node, Tree, TreeEnsemble};
-use crate::eval::{Score, Scorer};
+use super::file::{ModelFile, ModelKind};
+use super::onnx::{export_trees, Aggregate, OnnxForm};
+use super::registry::{Algorithm, FileKind, ModelFileKind};
+use super::trainer::{FileFacts, FitJob, Importance, SavedModel, Trained, Trainer};
+use super::tree::{Node, Tree, TreeEnsemble};
+use crate::eval::scorer::{Score, Scorer};
 
 /// Random forest parameters (stored in the model file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -444,6 +448,122 @@ impl Scorer for ForestScorer {
             value: forest_proba(&self.ensemble, &r),
             threat: None,
         }
+    }
+}
+
+/// The registry entry of `--algo forest`.
+pub const ALGORITHM: Algorithm = Algorithm {
+    name: "forest",
+    aliases: &[],
+    about: "random forest (--trees, --forest-depth, --sample-rows, --seed)",
+    supervised: true,
+    trainer: &ForestTrainer,
+    file: FileKind::Shared(&ForestTrainer),
+};
+
+/// Trains random forests and reads their model files.
+pub struct ForestTrainer;
+
+struct ForestFit {
+    ensemble: TreeEnsemble,
+    params: ForestParams,
+}
+
+impl Trainer for ForestTrainer {
+    fn fit(&self, job: &FitJob<'_>) -> Result<Box<dyn Trained>> {
+        let p = job.params;
+        let params = ForestParams {
+            trees: p.trees,
+            depth: p.forest_depth,
+            sample_rows: p.sample_rows,
+            positive_weight: p.positive_weight_for(job.data, job.train),
+            seed: p.seed,
+            ..ForestParams::default()
+        };
+        let ensemble = train(job.data, job.train, &params)?;
+        Ok(Box::new(ForestFit { ensemble, params }))
+    }
+}
+
+impl Trained for ForestFit {
+    fn predict_proba(&self, row: &[f32]) -> f64 {
+        forest_proba(&self.ensemble, row)
+    }
+
+    fn describe(&self, fit_s: f64) -> Vec<String> {
+        let p = &self.params;
+        vec![format!(
+            "forest: {} trees (depth {}, {} bootstrap rows each), positive weight {:.1}, fitted in {:.2} s",
+            p.trees, p.depth, p.sample_rows, p.positive_weight, fit_s
+        )]
+    }
+
+    fn importance(&self, names: &[String]) -> Option<Importance> {
+        Some(Importance {
+            features: self.ensemble.feature_importance(names),
+            measure: "total split gain",
+        })
+    }
+
+    fn save(
+        self: Box<Self>,
+        path: &std::path::Path,
+        facts: FileFacts,
+    ) -> Result<Box<dyn SavedModel>> {
+        let names = facts.schema.names.clone();
+        let mut m = ModelFile::from_facts(
+            ModelKind::FOREST,
+            facts,
+            self.ensemble.feature_importance(&names),
+        );
+        m.training.forest = Some(self.params);
+        m.ensemble = self.ensemble;
+        m.save_and_reload(path)
+    }
+}
+
+impl ModelFileKind for ForestTrainer {
+    fn n_features(&self, m: &ModelFile) -> Result<u32> {
+        super::file::tree_payload_features(m)
+    }
+
+    fn validate(&self, m: &ModelFile) -> Result<()> {
+        if m.ensemble.trees.is_empty() {
+            bail!("the ensemble has no trees");
+        }
+        m.ensemble.validate().context("invalid tree ensemble")?;
+        if m.ensemble.base_score != 0.0 {
+            bail!("a forest's base score must be 0");
+        }
+        if let Some((t, _)) = m.ensemble.trees.iter().enumerate().find(|(_, t)| {
+            t.nodes
+                .iter()
+                .any(|n| n.leaf && !(0.0..=1.0).contains(&n.leaf_value))
+        }) {
+            bail!("forest tree {t} has a leaf value outside [0, 1]");
+        }
+        Ok(())
+    }
+
+    fn proba(&self, m: &ModelFile, row: &[f32]) -> f64 {
+        forest_proba(&m.ensemble, row)
+    }
+
+    fn scorer(&self, name: String, m: &ModelFile) -> Result<Box<dyn Scorer>> {
+        Ok(Box::new(ForestScorer::new(
+            name,
+            m.ensemble.clone(),
+            m.threshold.value,
+        )))
+    }
+
+    fn onnx(
+        &self,
+        m: &ModelFile,
+        form: OnnxForm,
+        metadata: &[(String, String)],
+    ) -> Result<Vec<u8>> {
+        export_trees(&m.ensemble, Aggregate::Average, form, metadata)
     }
 }
 

@@ -2006,29 +2006,12 @@ mod bench {
 #[cfg(test)]
 mod real_rows {
     use super::*;
-    use crate::datasets::Dataset;
-    use crate::engine::WindowConfig;
-    use crate::model::collect;
-    use crate::simulate::{Scenario, SimConfig, Simulator};
+    use crate::model::dataset::test_rows::real_data;
 
     #[test]
     fn margins_match_on_engine_rows() {
         // Rows from the engine (heavy ties at 0, wide ranges) rather than uniform noise.
-        let sim = SimConfig {
-            scenario: Scenario::Mixed,
-            seconds: 60.0,
-            seed: 8,
-            ..SimConfig::default()
-        };
-        let ds = Dataset {
-            name: "mixed-8".into(),
-            description: String::new(),
-            captures: Vec::new(),
-            episodes: Simulator::new(&sim).episodes().to_vec(),
-            simulations: vec![sim],
-            tables: Vec::new(),
-        };
-        let data = collect(&ds, &WindowConfig::default(), true).unwrap();
+        let data = real_data(8, 60.0);
         let split = data.default_time_split();
         let params = GbdtParams {
             trees: 30,

@@ -14,13 +14,17 @@
 //! Sigmoid on `f32`) holds the same constants and differs only by `f32` rounding. A NaN
 //! feature gives a NaN score in both (the engine emits no NaN).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::TrainingData;
-use super::gbdt::FeatureImportance;
-use crate::eval::{Score, Scorer};
+use super::file::{ModelFile, ModelKind};
+use super::onnx::{export_logistic, OnnxForm};
+use super::registry::{Algorithm, FileKind, ModelFileKind};
+use super::trainer::{FileFacts, FitJob, Importance, SavedModel, Trained, Trainer};
+use super::tree::FeatureImportance;
+use crate::eval::scorer::{Score, Scorer};
 
 /// Training parameters (stored in the model file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -427,6 +431,128 @@ impl Scorer for LogisticScorer {
         Score {
             value: self.model.predict_proba_f64(row),
             threat: None,
+        }
+    }
+}
+
+/// The registry entry of `--algo logistic`.
+pub const ALGORITHM: Algorithm = Algorithm {
+    name: "logistic",
+    aliases: &[],
+    about: "L2 logistic regression on standardised features",
+    supervised: true,
+    trainer: &LogisticTrainer,
+    file: FileKind::Shared(&LogisticTrainer),
+};
+
+/// Trains logistic regressions and reads their model files.
+pub struct LogisticTrainer;
+
+struct Fitted {
+    model: LogisticModel,
+    fit: LogisticFit,
+}
+
+impl Trainer for LogisticTrainer {
+    fn fit(&self, job: &FitJob<'_>) -> Result<Box<dyn Trained>> {
+        let p = LogisticParams {
+            positive_weight: job.params.positive_weight_for(job.data, job.train),
+            ..LogisticParams::default()
+        };
+        let (model, fit) = train(job.data, job.train, &p)?;
+        Ok(Box::new(Fitted { model, fit }))
+    }
+}
+
+impl Trained for Fitted {
+    fn predict_proba(&self, row: &[f32]) -> f64 {
+        self.model.predict_proba(row)
+    }
+
+    fn describe(&self, fit_s: f64) -> Vec<String> {
+        let l = &self.fit;
+        vec![format!(
+            "logistic: {} Newton iterations ({}), L2 {}, positive weight {:.1}, fitted in {:.2} s",
+            l.iterations,
+            if l.converged {
+                "converged"
+            } else {
+                "not converged"
+            },
+            l.params.l2,
+            l.params.positive_weight,
+            fit_s
+        )]
+    }
+
+    fn importance(&self, names: &[String]) -> Option<Importance> {
+        Some(Importance {
+            features: self.model.feature_importance(names),
+            measure: "|coefficient| × std",
+        })
+    }
+
+    fn save(
+        self: Box<Self>,
+        path: &std::path::Path,
+        facts: FileFacts,
+    ) -> Result<Box<dyn SavedModel>> {
+        let names = facts.schema.names.clone();
+        let mut m = ModelFile::from_facts(
+            ModelKind::LOGISTIC,
+            facts,
+            self.model.feature_importance(&names),
+        );
+        m.training.logistic = Some(self.fit);
+        m.logistic = Some(self.model);
+        m.save_and_reload(path)
+    }
+}
+
+impl ModelFileKind for LogisticTrainer {
+    fn n_features(&self, m: &ModelFile) -> Result<u32> {
+        match &m.logistic {
+            Some(l) if m.ensemble.trees.is_empty() && m.payload.is_none() => Ok(l.n_features),
+            _ => bail!("a {} model must hold `logistic` and no trees", m.kind),
+        }
+    }
+
+    fn validate(&self, m: &ModelFile) -> Result<()> {
+        match &m.logistic {
+            Some(l) => l.validate().context("invalid logistic regression"),
+            None => bail!("the logistic model has no coefficients"),
+        }
+    }
+
+    fn proba(&self, m: &ModelFile, row: &[f32]) -> f64 {
+        m.logistic
+            .as_ref()
+            .map_or(f64::NAN, |l| l.predict_proba(row))
+    }
+
+    fn scorer(&self, name: String, m: &ModelFile) -> Result<Box<dyn Scorer>> {
+        let l = m
+            .logistic
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the logistic model has no coefficients"))?;
+        Ok(Box::new(LogisticScorer::new(name, l, m.threshold.value)))
+    }
+
+    /// One graph of standard operators (Sub, Div, MatMul, Add, Sigmoid): there is no
+    /// tree form to choose.
+    fn onnx_form(&self, _asked: OnnxForm) -> OnnxForm {
+        OnnxForm::Plain
+    }
+
+    fn onnx(
+        &self,
+        m: &ModelFile,
+        _form: OnnxForm,
+        metadata: &[(String, String)],
+    ) -> Result<Vec<u8>> {
+        match &m.logistic {
+            Some(l) => export_logistic(l, metadata),
+            None => bail!("the logistic model has no coefficients"),
         }
     }
 }

@@ -1,10 +1,13 @@
-//! Trained models: training data from the engine ([`dataset`]), time-ordered splits
-//! ([`split`]), gradient-boosted trees fitted by our histogram trainer ([`hist_gbdt`])
-//! and held in our own [`gbdt::TreeEnsemble`] ([`gbdt`]), model files ([`file`]), and
-//! the [`GbdtScorer`] that `eval` and live mode score with.
+//! Models: the learning algorithms behind [`Trainer`] and their [`registry`] (which
+//! also resolves every `--model` value to an [`crate::eval::Scorer`]), model files
+//! ([`file`]), the shipped default model ([`shipped`]) and ONNX export and inference
+//! ([`onnx`]).
 //!
-//! `workbench train` (commands_train.rs) runs: collect → split → fit → threshold on the
-//! validation split → save → evaluate on the test split.
+//! Algorithms: gradient-boosted trees ([`gbdt`], fitted by [`hist_gbdt`], stored as a
+//! [`tree::TreeEnsemble`]), random forest ([`forest`]), logistic regression
+//! ([`logistic`]), seed 003's unsupervised ensemble ([`unsupervised`]). They see rows
+//! as [`TrainingData`] ([`dataset`]) split by time ([`split`]); the training run itself
+//! (collect → split → fit → threshold → save → test) is the `train` module's.
 
 pub mod dataset;
 pub mod file;
@@ -13,108 +16,24 @@ pub mod gbdt;
 pub mod hist_gbdt;
 pub mod logistic;
 pub mod onnx;
+pub mod registry;
 pub mod shipped;
 pub mod split;
+pub mod trainer;
+pub mod tree;
 pub mod unsupervised;
 
 use std::net::IpAddr;
-use std::path::Path;
 
-use anyhow::Result;
 use sha2::{Digest, Sha256};
 
-pub use dataset::{collect, TrainingData, TrainingSink};
+pub use dataset::TrainingData;
 pub use file::{model_name, ModelFile, ModelKind, MODEL_SUFFIX};
-pub use gbdt::{FeatureImportance, GbdtParams, PositiveWeight, TreeEnsemble};
+pub use gbdt::{GbdtParams, GbdtScorer, PositiveWeight};
+pub use registry::{algorithm, load_scorer, scorer_for, scorer_for_with, Algorithm, ALGORITHMS};
 pub use split::{cross_split, time_split, Split, SplitConfig};
-
-use crate::engine::FeatureSchema;
-use crate::eval::{Score, Scorer};
-
-/// Scores rows with a loaded gradient-boosted tree model.
-#[derive(Clone, Debug)]
-pub struct GbdtScorer {
-    name: String,
-    threshold: f64,
-    ensemble: TreeEnsemble,
-}
-
-impl GbdtScorer {
-    /// A scorer for a validated model, named `name` in reports.
-    pub fn new(name: String, model: &ModelFile) -> Self {
-        GbdtScorer {
-            name,
-            threshold: model.threshold.value,
-            ensemble: model.ensemble.clone(),
-        }
-    }
-
-    /// The ensemble.
-    pub fn ensemble(&self) -> &TreeEnsemble {
-        &self.ensemble
-    }
-}
-
-impl Scorer for GbdtScorer {
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-
-    fn default_threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// The positive-class probability. The values are rounded to `f32` first, as the
-    /// training rows were. A binary model cannot tell the attack type: no threat.
-    fn score(&self, row: &[f64]) -> Score {
-        Score {
-            value: self.ensemble.predict_proba_f64(row),
-            threat: None,
-        }
-    }
-}
-
-/// Loads a model file and builds its scorer for rows of `schema` (refused when the
-/// model was trained on another schema).
-pub fn load_scorer(path: &Path, schema: &FeatureSchema) -> Result<Box<dyn Scorer>> {
-    // Unsupervised ensembles have their own file struct (same header, `"kind":
-    // "unsupervised"`); every other kind is a ModelFile.
-    if let Ok(bytes) = std::fs::read(path) {
-        if unsupervised::peek_kind(&bytes).as_deref() == Some(unsupervised::KIND) {
-            let f = unsupervised::UnsupervisedFile::load(path)?;
-            f.check_schema(schema)
-                .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
-            return Ok(Box::new(unsupervised::UnsupervisedScorer::new(
-                model_name(path),
-                &f,
-            )));
-        }
-    }
-    let m = ModelFile::load(path)?;
-    m.check_schema(schema)
-        .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
-    model_scorer(model_name(path), &m)
-}
-
-/// The scorer of a validated model, by kind, named `name` in reports.
-pub fn model_scorer(name: String, m: &ModelFile) -> Result<Box<dyn Scorer>> {
-    let threshold = m.threshold.value;
-    match m.kind {
-        ModelKind::Gbdt => Ok(Box::new(GbdtScorer::new(name, m))),
-        ModelKind::Forest => Ok(Box::new(forest::ForestScorer::new(
-            name,
-            m.ensemble.clone(),
-            threshold,
-        ))),
-        ModelKind::Logistic => {
-            let l = m
-                .logistic
-                .clone()
-                .ok_or_else(|| anyhow::anyhow!("the logistic model has no coefficients"))?;
-            Ok(Box::new(logistic::LogisticScorer::new(name, l, threshold)))
-        }
-    }
-}
+pub use trainer::{FitJob, SavedModel, TrainParams, Trained, Trainer};
+pub use tree::{FeatureImportance, TreeEnsemble};
 
 /// sha256 (hex) over some rows of `data`, in the given order: the schema fingerprint,
 /// then per part its row count and per row the window end (u64 LE), the host (4 or 16
@@ -153,28 +72,7 @@ pub fn rows_sha256(data: &TrainingData, parts: &[&[usize]]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datasets::Dataset;
-    use crate::engine::WindowConfig;
-    use crate::simulate::{Scenario, SimConfig, Simulator};
-
-    /// Real rows: a short mixed simulation through the engine.
-    fn real_data(seed: u64, seconds: f64) -> TrainingData {
-        let sim = SimConfig {
-            scenario: Scenario::Mixed,
-            seconds,
-            seed,
-            ..SimConfig::default()
-        };
-        let ds = Dataset {
-            name: format!("mixed-{seed}"),
-            description: String::new(),
-            captures: Vec::new(),
-            episodes: Simulator::new(&sim).episodes().to_vec(),
-            simulations: vec![sim],
-            tables: Vec::new(),
-        };
-        collect(&ds, &WindowConfig::default(), true).unwrap()
-    }
+    use crate::model::dataset::test_rows::real_data;
 
     #[test]
     fn our_traversal_equals_forust_predictions_on_real_rows() {

@@ -7,9 +7,9 @@
 
 use anyhow::{Context, Result};
 
-use super::{model_scorer, ModelFile};
+use super::ModelFile;
 use crate::engine::FeatureSchema;
-use crate::eval::Scorer;
+use crate::eval::scorer::Scorer;
 
 /// The bytes of `models/default.wbm.json` at build time.
 pub const DEFAULT_MODEL_JSON: &[u8] = include_bytes!("../../../models/default.wbm.json");
@@ -33,7 +33,7 @@ pub fn default_scorer(schema: &FeatureSchema) -> Result<Box<dyn Scorer>> {
     let m = default_model()?;
     m.check_schema(schema)
         .map_err(|e| anyhow::anyhow!("the default model: {e}"))?;
-    model_scorer(DEFAULT_MODEL_NAME.into(), &m)
+    m.scorer(DEFAULT_MODEL_NAME.into())
 }
 
 #[cfg(test)]

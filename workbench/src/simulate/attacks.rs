@@ -450,7 +450,7 @@ fn ddos(p: &mut Planner<'_>, start: u64, end: u64) {
     // One episode with attacker `*`, like the public captures' DDoS labels: a bot's own
     // windows (a few packets a second to one port) look like any client retrying a busy
     // server, so labelling each bot would teach a model to flag ordinary retries. The
-    // victim's windows are positive (see eval::labelling) and carry the attack.
+    // victim's windows are positive (see labels::Labeler) and carry the attack.
     let last_end = bots.iter().map(|b| b.end).max().unwrap_or(end);
     let slack = bots
         .iter()

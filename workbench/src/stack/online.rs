@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::{Context, Result};
 
-use crate::engine::{FeatureRow, WindowConfig, WindowEngine, F};
+use crate::engine::{FeatureRow, WindowConfig, F};
 use crate::eval::ThreatType;
 use crate::model::unsupervised::UnsupervisedModel;
+use crate::pipeline::{self, Driver, Input, SimSource};
+use crate::progress::Progress;
 
 /// The six global features of `/detect`, in request order.
 pub const FEATURES: [&str; 6] = [
@@ -169,23 +171,22 @@ fn fit(rows: &[Vec<f64>]) -> Result<UnsupervisedModel> {
 /// every host's, so the baseline spans both scales a `/detect` sample may describe (a
 /// whole network at hundreds of packets per second, one quiet host at ten).
 fn baseline_rows() -> Result<Vec<Vec<f64>>> {
-    use capture::PacketSource;
     let cfg = crate::simulate::SimConfig {
         scenario: crate::simulate::Scenario::Benign,
         seconds: BASELINE_SECONDS,
         seed: SEED,
         ..crate::simulate::SimConfig::default()
     };
-    let mut src = crate::sources::SimSource::new(&cfg);
-    let mut engine = WindowEngine::new(WindowConfig::default()).context("window settings")?;
+    let mut driver = Driver::new(WindowConfig::default()).context("window settings")?;
     let mut rows: Vec<FeatureRow> = Vec::new();
-    let mut last = 0;
-    while let Some(mut r) = src.next_packet()? {
-        r.ts_ns = r.ts_ns.max(last);
-        last = r.ts_ns;
-        engine.push(&r, &mut rows);
+    let inputs = vec![Input::Source(
+        "baseline".into(),
+        Box::new(SimSource::new(&cfg)),
+    )];
+    let run = pipeline::run(inputs, &mut driver, &mut rows, &Progress::bytes(0, true));
+    if let Some(e) = run.inputs.iter().find_map(|i| i.error.clone()) {
+        anyhow::bail!("simulating the baseline: {e}");
     }
-    engine.finish(&mut rows);
     let fs = [
         F::PacketsPerSecond,
         F::BytesPerSecond,

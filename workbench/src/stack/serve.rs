@@ -28,7 +28,7 @@ use serde::Deserialize;
 use super::web::{self, json_error};
 use crate::alert::{rfc3339, Alert, AlertClient, ClientConfig, ALERT_NAME};
 use crate::engine::{F, N_BASE};
-use crate::eval::scorer::RulesScorer;
+use crate::eval::RulesScorer;
 use crate::eval::ThreatType;
 
 /// Request body limit (seed batches are small; a 1 MiB batch is ~10 000 items).

@@ -12,7 +12,7 @@
 //! Batch layout (all integers little-endian or LEB128 varints):
 //! ```text
 //! "WB1" | sensor-id len u8 | sensor-id | shard u16 | seq u64 | watermark u64 | flags u8
-//!       | count varint | records...
+//!       | [input varint, when flags has FLAG_INPUT] | count varint | records...
 //! record: kind u8 (bit0 IPv6, bit1 fragment, bit2 cap_len == wire_len, bit3 ICMP fields)
 //!       | ts delta (zigzag varint, from the previous record; the first from watermark base 0)
 //!       | src (4|16) | dst (4|16) | src_port u16 | dst_port u16 | proto u8 | tcp_flags u8
@@ -20,6 +20,11 @@
 //! ```
 //! The watermark promises that every record of this sensor with `ts < watermark` has
 //! been published (to every shard): scorers merge sensors in event time with it.
+//!
+//! `input` numbers the sensor's inputs (a replaying sensor's files; a live sensor stays
+//! at 0, which is not written): event time is `(input, ts)` in that order, and scorers
+//! apply the engine's timeline rule where a sensor's input changes, as `workbench
+//! features` does between files.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -30,6 +35,8 @@ const MAGIC: &[u8; 3] = b"WB1";
 
 /// Batch flag: the sensor's input ended; no more records will follow.
 pub const FLAG_END: u8 = 1;
+/// Batch flag: an `input` number follows the flags.
+pub const FLAG_INPUT: u8 = 2;
 
 /// A batch of records for one shard from one sensor.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +48,8 @@ pub struct Batch {
     /// Every record of the sensor with `ts_ns < watermark` has been published.
     pub watermark: u64,
     pub flags: u8,
+    /// The sensor's input the records and the watermark belong to (0 for a live sensor).
+    pub input: u32,
     pub records: Vec<PacketRecord>,
 }
 
@@ -112,7 +121,12 @@ pub fn encode(b: &Batch) -> Vec<u8> {
     out.extend_from_slice(&b.shard.to_le_bytes());
     out.extend_from_slice(&b.seq.to_le_bytes());
     out.extend_from_slice(&b.watermark.to_le_bytes());
-    out.push(b.flags);
+    if b.input != 0 {
+        out.push(b.flags | FLAG_INPUT);
+        put_varint(&mut out, u64::from(b.input));
+    } else {
+        out.push(b.flags & !FLAG_INPUT);
+    }
     put_varint(&mut out, b.records.len() as u64);
     let mut prev: u64 = 0;
     for r in &b.records {
@@ -220,6 +234,12 @@ pub fn decode(bytes: &[u8]) -> Result<Batch> {
     let seq = r.u64("seq")?;
     let watermark = r.u64("watermark")?;
     let flags = r.u8("flags")?;
+    let input = if flags & FLAG_INPUT != 0 {
+        let v = r.varint("input")?;
+        u32::try_from(v).with_context(|| format!("input number {v} out of range"))?
+    } else {
+        0
+    };
     let count = r.varint("record count")?;
     // Each record takes at least 16 bytes: a corrupt count cannot make us allocate.
     if count > (bytes.len() as u64) / 16 + 1 {
@@ -278,7 +298,8 @@ pub fn decode(bytes: &[u8]) -> Result<Batch> {
         shard,
         seq,
         watermark,
-        flags,
+        flags: flags & !FLAG_INPUT,
+        input,
         records,
     })
 }
@@ -373,10 +394,18 @@ mod tests {
             seq: 9,
             watermark: records[999].ts_ns,
             flags: FLAG_END,
+            input: 0,
             records,
         };
         let bytes = encode(&b);
         assert_eq!(decode(&bytes).unwrap(), b);
+        // A later input of a replaying sensor travels in the header.
+        let later = Batch {
+            input: 3,
+            ..b.clone()
+        };
+        assert_eq!(decode(&encode(&later)).unwrap(), later);
+        assert_eq!(encode(&later).len(), bytes.len() + 1);
         let per = bytes.len() as f64 / 1000.0;
         assert!(per < 22.0, "{per} bytes per record");
         // Every truncation is an error naming the offset, never a panic.

@@ -129,7 +129,7 @@ pub fn scenario_mix(seed: u64, seconds: f64) -> workbench::datasets::Dataset {
 }
 
 /// `workbench train ARGS` parsed the way the binary parses them.
-pub fn train_args(args: &[&str]) -> workbench::cli::TrainArgs {
+pub fn train_args(args: &[&str]) -> workbench::train::TrainConfig {
     use clap::Parser;
     let mut v = vec!["workbench", "train"];
     v.extend_from_slice(args);
@@ -137,7 +137,7 @@ pub fn train_args(args: &[&str]) -> workbench::cli::TrainArgs {
         .expect("valid arguments")
         .command
     {
-        workbench::cli::Command::Train(a) => a,
+        workbench::cli::Command::Train(a) => a.config(),
         other => panic!("parsed as {other:?}"),
     }
 }

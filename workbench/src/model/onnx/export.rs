@@ -17,7 +17,7 @@ use tract_onnx::pb::{
 };
 
 use super::meta;
-use crate::model::file::{ModelFile, ModelKind};
+use crate::model::file::ModelFile;
 use crate::model::gbdt::TreeEnsemble;
 use crate::model::logistic::LogisticModel;
 
@@ -80,18 +80,15 @@ pub enum Aggregate {
     Sum,
 }
 
-/// The ONNX bytes of a model file, with the file's facts as metadata. Trees (gbdt,
-/// forest) are written in `form`; a logistic regression is always the standard-operator
-/// graph (Sub, Div, MatMul, Add, Sigmoid), recorded as form `plain`.
+/// The ONNX bytes of a model file, with the file's facts as metadata, in `form` or the
+/// one form its kind has (a logistic regression is always the standard-operator graph,
+/// recorded as form `plain`); the kind writes the graph (`registry::ModelFileKind`).
 pub fn export(model: &ModelFile, form: OnnxForm) -> Result<Vec<u8>> {
     model
         .validate()
         .context("refusing to export an invalid model")?;
-    let form = if model.kind == ModelKind::Logistic {
-        OnnxForm::Plain
-    } else {
-        form
-    };
+    let kind = crate::model::registry::file_kind(model.kind.name())?;
+    let form = kind.onnx_form(form);
     let json = |v: &dyn erased::Json| v.json();
     let props = vec![
         (meta::FORMAT, meta::FORMAT_VALUE.to_string()),
@@ -114,12 +111,7 @@ pub fn export(model: &ModelFile, form: OnnxForm) -> Result<Vec<u8>> {
         (meta::TRAINING, json(&model.training)?),
     ];
     let props: Vec<(String, String)> = props.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    match (model.kind, &model.logistic) {
-        (ModelKind::Logistic, Some(l)) => export_logistic(l, &props),
-        (ModelKind::Logistic, None) => bail!("the logistic model has no coefficients"),
-        (ModelKind::Forest, _) => export_trees(&model.ensemble, Aggregate::Average, form, &props),
-        (ModelKind::Gbdt, _) => export_trees(&model.ensemble, Aggregate::Logistic, form, &props),
-    }
+    kind.onnx(model, form, &props)
 }
 
 /// JSON of any serialisable value, behind a tiny object-safe trait so [`export`] can

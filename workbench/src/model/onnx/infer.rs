@@ -24,7 +24,7 @@ use tract_onnx::prelude::*;
 use super::export::{INPUT, OUTPUT_PROBABILITIES};
 use super::{meta, ONNX_SUFFIX};
 use crate::engine::FeatureSchema;
-use crate::eval::{Score, Scorer};
+use crate::eval::scorer::{Score, Scorer};
 
 /// Rows per model run in [`OnnxScorer::score_rows`].
 pub const BATCH_ROWS: usize = 2048;

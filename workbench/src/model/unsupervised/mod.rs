@@ -26,7 +26,7 @@
 
 pub mod members;
 pub mod onnx;
-pub mod train;
+pub mod trainer;
 
 use std::path::Path;
 
@@ -38,8 +38,9 @@ use super::file::{
     RowCounts, SplitInfo, Threshold,
 };
 use crate::engine::{FeatureSchema, WindowConfig};
-use crate::eval::{Score, Scorer, ThreatType};
+use crate::eval::scorer::{Score, Scorer, ThreatType};
 pub use members::{IsolationForest, KMeans, LinearOcsvm, Lof};
+pub use trainer::{UnsupervisedTrainer, ALGORITHM};
 
 /// LOF's ε as the ONNX graph adds it.
 pub const LOF_EPS_F32: f32 = members::LOF_EPS as f32;
@@ -578,17 +579,6 @@ pub struct UnsupervisedFile {
     pub threshold: Threshold,
     pub training: UnsupervisedTraining,
     pub model: UnsupervisedModel,
-}
-
-/// The `kind` field of a model file's JSON, if it has one.
-pub fn peek_kind(bytes: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Kind {
-        kind: Option<String>,
-    }
-    serde_json::from_slice::<Kind>(bytes)
-        .ok()
-        .and_then(|k| k.kind)
 }
 
 impl UnsupervisedFile {
